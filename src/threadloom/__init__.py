@@ -1,0 +1,5 @@
+"""threadloom."""
+
+from ._version import __version__
+
+__all__ = ["__version__"]

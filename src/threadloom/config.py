@@ -1,0 +1,67 @@
+"""The one typed configuration of the server, read from ``THREADLOOM_*`` variables and ``.env``.
+
+Nothing reads the environment at import time: build ``Settings()`` and pass it along.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Limits", "Settings", "default_database_url"]
+
+
+def default_database_url() -> str:
+    data_dir = Path.home() / ".local" / "share" / "threadloom"
+    return f"sqlite:///{data_dir / 'threadloom.db'}"
+
+
+class Limits(BaseSettings):
+    """Sizes past which a request is refused with a problem and nothing is written."""
+
+    model_config = SettingsConfigDict(env_prefix="THREADLOOM_LIMIT_", extra="ignore")
+
+    request_body_bytes: int = Field(1024 * 1024, ge=1024)
+    message_content_chars: int = Field(100_000, ge=1)
+    metadata_bytes: int = Field(16 * 1024, ge=2)
+    images_per_message: int = Field(16, ge=0)
+    image_url_chars: int = Field(512 * 1024, ge=16)
+    state_bytes: int = Field(256 * 1024, ge=2)
+    title_chars: int = Field(512, ge=1)
+    batch_messages: int = Field(100, ge=1, le=1000)
+    state_history_versions: int = Field(100, ge=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="THREADLOOM_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = Field(default_factory=default_database_url)
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    insecure: bool = False
+    """Serve without API keys on a non-loopback address (never do this on a network)."""
+    cors_origins: list[str] = Field(default_factory=list)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    migrate_on_start: bool = True
+    postgres_pool_size: int = Field(16, ge=1)
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+    busy_timeout_ms: int = Field(10_000, ge=0)
+    idempotency_ttl_seconds: int = Field(24 * 3600, ge=3600)
+    idempotency_lease_seconds: int = Field(60, ge=1)
+    """A request still marked in flight after this long is taken to have died."""
+    key_cache_seconds: float = Field(5.0, ge=0)
+    """How long a looked-up API key is trusted before it is read again (revocation delay)."""
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value

@@ -1,0 +1,73 @@
+"""The configurable size limits, checked before anything is written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from ..config import Limits
+from ..errors import PayloadTooLarge
+from ..models import MessageCreate
+
+__all__ = ["LimitChecker"]
+
+
+def _too_large(loc: Sequence[str | int], detail: str) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        detail, errors=[{"loc": ["body", *loc], "msg": detail, "type": "too_large"}]
+    )
+
+
+class LimitChecker:
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def json_value(self, value: Any, loc: Sequence[str | int], limit: int) -> None:
+        size = len(orjson.dumps(value))
+        if size > limit:
+            raise _too_large(
+                loc, f"{'.'.join(map(str, loc))} is {size} bytes; the limit is {limit}"
+            )
+
+    def metadata(self, value: dict[str, Any], loc: Sequence[str | int] = ("metadata",)) -> None:
+        if len(value) > 0:
+            self.json_value(value, loc, self.limits.metadata_bytes)
+
+    def state(self, value: Any, loc: Sequence[str | int] = ("state",)) -> None:
+        self.json_value(value, loc, self.limits.state_bytes)
+
+    def title(self, value: str | None, loc: Sequence[str | int] = ("title",)) -> None:
+        if value is not None and len(value) > self.limits.title_chars:
+            raise _too_large(loc, f"the title is longer than {self.limits.title_chars} characters")
+
+    def message(self, message: MessageCreate, loc: Sequence[str | int] = ()) -> None:
+        limits = self.limits
+        if len(message.content) > limits.message_content_chars:
+            raise _too_large(
+                (*loc, "content"),
+                f"the content is {len(message.content)} characters; "
+                f"the limit is {limits.message_content_chars}",
+            )
+        if len(message.images) > limits.images_per_message:
+            raise _too_large(
+                (*loc, "images"),
+                f"{len(message.images)} images; the limit is {limits.images_per_message}",
+            )
+        for index, url in enumerate(message.images):
+            if len(url) > limits.image_url_chars:
+                raise _too_large(
+                    (*loc, "images", index),
+                    f"image URL {index} is {len(url)} characters; the limit is "
+                    f"{limits.image_url_chars}",
+                )
+        self.metadata(message.metadata, (*loc, "metadata"))
+
+    def messages(self, messages: Sequence[MessageCreate], loc: Sequence[str | int]) -> None:
+        if len(messages) > self.limits.batch_messages:
+            raise _too_large(
+                loc, f"{len(messages)} messages; at most {self.limits.batch_messages} per batch"
+            )
+        for index, message in enumerate(messages):
+            self.message(message, (*loc, index))

@@ -1,0 +1,48 @@
+"""All services over one store, built once per process (server, CLI or local library)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import Settings
+from ..store import Store
+from .auth import KeyService, is_loopback
+from .idempotency import IdempotencyService
+from .limits import LimitChecker
+from .spaces import SpaceService
+from .state import StateService
+from .threads import ThreadService
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    store: Store
+    keys: KeyService
+    spaces: SpaceService
+    threads: ThreadService
+    state: StateService
+    idempotency: IdempotencyService
+
+    @classmethod
+    def build(cls, store: Store, settings: Settings) -> Services:
+        limits = LimitChecker(settings.limits)
+        return cls(
+            settings=settings,
+            store=store,
+            keys=KeyService(
+                store,
+                cache_seconds=settings.key_cache_seconds,
+                open_when_keyless=settings.insecure or is_loopback(settings.host),
+            ),
+            spaces=SpaceService(store, limits),
+            threads=ThreadService(store, limits),
+            state=StateService(store, limits),
+            idempotency=IdempotencyService(
+                store,
+                lease_seconds=settings.idempotency_lease_seconds,
+                ttl_seconds=settings.idempotency_ttl_seconds,
+            ),
+        )

@@ -1,0 +1,138 @@
+"""Thread state: any JSON value, versioned; optimistic concurrency through ETag/If-Match."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import NotFound, PreconditionFailed, ValidationFailed
+from ..store import Store
+from ..store.base import Row
+from .auth import Principal
+from .cursors import decode_cursor, encode_cursor
+from .limits import LimitChecker
+from .pages import page_of
+
+__all__ = ["StateService", "etag", "merge_patch", "parse_if_match"]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def parse_if_match(header: str | None) -> set[int] | None:
+    """None: no precondition. An empty set never matches; ``*`` matches any version."""
+    if header is None:
+        return None
+    header = header.strip()
+    if header == "*":
+        return None
+    versions: set[int] = set()
+    for item in header.split(","):
+        tag = item.strip()
+        if tag.startswith("W/"):
+            continue  # If-Match uses the strong comparison: a weak tag never matches
+        tag = tag.strip('"')
+        if not tag.isdigit():
+            raise ValidationFailed(
+                f'If-Match must be the ETag of the state, such as "3"; got {item.strip()!r}',
+                errors=[{"loc": ["header", "If-Match"], "msg": "invalid entity tag"}],
+            )
+        versions.add(int(tag))
+    return versions
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class StateService:
+    def __init__(self, store: Store, limits: LimitChecker) -> None:
+        self.store = store
+        self.limits = limits
+
+    async def get(self, principal: Principal, space_id: str, thread_id: str) -> Row:
+        principal.require_space(space_id)
+        row = await self.store.get_state(space_id, thread_id)
+        if row is None:
+            raise NotFound(f"thread {thread_id!r} does not exist")
+        return row
+
+    async def _write(
+        self,
+        principal: Principal,
+        space_id: str,
+        thread_id: str,
+        if_match: str | None,
+        compute: Any,
+    ) -> Row:
+        principal.require_writer(space_id)
+        expected = parse_if_match(if_match)
+
+        def mutate(current: Any, version: int) -> Any:
+            if expected is not None and version not in expected:
+                raise PreconditionFailed(
+                    f"the state is at version {version}; If-Match was {if_match}",
+                    headers={"ETag": etag(version)},
+                )
+            new_state = compute(current)
+            self.limits.state(new_state)
+            return new_state
+
+        keep = self.limits.limits.state_history_versions
+        row = await self.store.write_state(space_id, thread_id, mutate, keep)
+        if row is None:
+            raise NotFound(f"thread {thread_id!r} does not exist")
+        return row
+
+    async def put(
+        self,
+        principal: Principal,
+        space_id: str,
+        thread_id: str,
+        state: Any,
+        if_match: str | None = None,
+    ) -> Row:
+        self.limits.state(state)
+        return await self._write(principal, space_id, thread_id, if_match, lambda _: state)
+
+    async def patch(
+        self,
+        principal: Principal,
+        space_id: str,
+        thread_id: str,
+        patch: Any,
+        if_match: str | None = None,
+    ) -> Row:
+        return await self._write(
+            principal, space_id, thread_id, if_match, lambda current: merge_patch(current, patch)
+        )
+
+    async def history(
+        self,
+        principal: Principal,
+        space_id: str,
+        thread_id: str,
+        limit: int,
+        after: str | None,
+        before: str | None,
+    ) -> dict[str, Any]:
+        principal.require_space(space_id)
+        page = await self.store.list_state_versions(
+            space_id,
+            thread_id,
+            limit,
+            decode_cursor(after, "after", (int,))[0] if after else None,
+            decode_cursor(before, "before", (int,))[0] if before else None,
+        )
+        if page is None:
+            raise NotFound(f"thread {thread_id!r} does not exist")
+        return page_of(page, lambda row: encode_cursor(row["version"]))

@@ -1,0 +1,212 @@
+"""Threads and their messages: the rules between the HTTP layer and the store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import Forbidden, NotFound, ValidationFailed
+from ..ids import new_id
+from ..models import MessageCreate, ThreadCreate, ThreadUpdate
+from ..store import Store
+from ..store.base import MessageQuery, Order, PageSlice, Row, ThreadQuery, format_ts, utc_now
+from .auth import Principal
+from .cursors import decode_cursor, encode_cursor
+from .limits import LimitChecker
+from .pages import page_of
+from .spaces import merge_keys
+
+__all__ = ["MessageListParams", "ThreadListParams", "ThreadService", "messages_page"]
+
+_BAD_METADATA_KEY = frozenset('"\\')
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadListParams:
+    limit: int = 20
+    status: Literal["active", "archived", "all"] = "active"
+    owner_id: str | None = None
+    metadata: Sequence[tuple[str, str]] = ()
+    q: str | None = None
+    order_by: Literal["updated_at", "created_at"] = "updated_at"
+    order: Order = "desc"
+    after: str | None = None
+    before: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageListParams:
+    limit: int = 20
+    order: Order = "asc"
+    after: str | None = None
+    before: str | None = None
+    include_private: bool = False
+    role: str | None = None
+
+
+def _message_cursor(row: Row) -> str:
+    return encode_cursor(row["seq"])
+
+
+def messages_page(rows: list[Row]) -> dict[str, Any]:
+    """A complete list of messages (a batch just appended) in the list envelope."""
+    return page_of(PageSlice(rows, False), _message_cursor)
+
+
+def _not_found(thread_id: str) -> NotFound:
+    return NotFound(f"thread {thread_id!r} does not exist")
+
+
+class ThreadService:
+    def __init__(self, store: Store, limits: LimitChecker) -> None:
+        self.store = store
+        self.limits = limits
+
+    # threads ----------------------------------------------------------------------------
+
+    def _check_thread(self, body: ThreadCreate, loc: tuple[str, ...] = ()) -> None:
+        self.limits.title(body.title, (*loc, "title"))
+        self.limits.metadata(body.metadata, (*loc, "metadata"))
+        if body.state is not None:
+            self.limits.state(body.state, (*loc, "state"))
+
+    async def create(
+        self,
+        principal: Principal,
+        space_id: str,
+        body: ThreadCreate,
+        messages: Sequence[MessageCreate] = (),
+        *,
+        loc: tuple[str, ...] = (),
+    ) -> tuple[Row, list[Row]]:
+        principal.require_writer(space_id)
+        self._check_thread(body, loc)
+        for index, message in enumerate(messages):
+            self.limits.message(
+                message, ("message",) if len(messages) == 1 else ("messages", index)
+            )
+        thread_id = body.id or new_id("thr")
+        return await self.store.create_thread(space_id, thread_id, body, messages)
+
+    async def get(self, principal: Principal, space_id: str, thread_id: str) -> Row:
+        principal.require_space(space_id)
+        row = await self.store.get_thread(space_id, thread_id)
+        if row is None:
+            raise _not_found(thread_id)
+        return row
+
+    async def list_threads(
+        self, principal: Principal, space_id: str, params: ThreadListParams
+    ) -> dict[str, Any]:
+        principal.require_space(space_id)
+        for key, _ in params.metadata:
+            if not key or _BAD_METADATA_KEY & set(key):
+                raise ValidationFailed(
+                    f"metadata filter key {key!r} must be non-empty and contain no quote or "
+                    "backslash",
+                    errors=[{"loc": ["query", f"metadata[{key}]"], "msg": "invalid key"}],
+                )
+        after = before = None
+        if params.after:
+            after = tuple(decode_cursor(params.after, "after", (str, str)))
+        if params.before:
+            before = tuple(decode_cursor(params.before, "before", (str, str)))
+        query = ThreadQuery(
+            limit=params.limit,
+            status=params.status,
+            owner_id=params.owner_id,
+            metadata=params.metadata,
+            q=params.q,
+            order_by=params.order_by,
+            order=params.order,
+            after=after,
+            before=before,
+        )
+        page = await self.store.list_threads(space_id, query)
+        column = params.order_by
+        return page_of(page, lambda row: encode_cursor(row[column], row["id"]))
+
+    async def update(
+        self, principal: Principal, space_id: str, thread_id: str, body: ThreadUpdate
+    ) -> Row:
+        principal.require_writer(space_id)
+        self.limits.title(body.title)
+
+        def mutate(thread: Row) -> Row:
+            changes: Row = {}
+            for field in ("title", "public", "owner_id"):
+                value = getattr(body, field)
+                if field in body.model_fields_set and value != thread[field]:
+                    if value is None and field == "public":
+                        continue
+                    changes[field] = value
+            if body.status is not None and body.status != thread["status"]:
+                changes["status"] = body.status
+                archived = body.status == "archived"
+                changes["archived_at"] = format_ts(utc_now()) if archived else None
+            if body.metadata is not None:
+                changes["metadata"] = merge_keys(thread["metadata"], body.metadata)
+                self.limits.metadata(changes["metadata"])
+            if body.role_mapping is not None:
+                patch = {
+                    name: role.model_dump() if role is not None else None
+                    for name, role in body.role_mapping.items()
+                }
+                changes["role_mapping"] = merge_keys(thread["role_mapping"], patch)
+            return changes
+
+        row = await self.store.update_thread(space_id, thread_id, mutate)
+        if row is None:
+            raise _not_found(thread_id)
+        return row
+
+    async def set_status(
+        self, principal: Principal, space_id: str, thread_id: str, archived: bool
+    ) -> Row:
+        status: Literal["active", "archived"] = "archived" if archived else "active"
+        return await self.update(principal, space_id, thread_id, ThreadUpdate(status=status))
+
+    async def purge(self, principal: Principal, space_id: str, thread_id: str) -> None:
+        principal.require_writer(space_id)
+        if not await self.store.purge_thread(space_id, thread_id):
+            raise _not_found(thread_id)
+
+    # messages ---------------------------------------------------------------------------
+
+    async def append(
+        self,
+        principal: Principal,
+        space_id: str,
+        thread_id: str,
+        messages: Sequence[MessageCreate],
+        *,
+        loc: tuple[str, ...] = (),
+    ) -> list[Row]:
+        principal.require_writer(space_id)
+        if len(messages) == 1:
+            self.limits.message(messages[0], loc)
+        else:
+            self.limits.messages(messages, ("messages",))
+        return await self.store.append_messages(space_id, thread_id, messages)
+
+    async def list_messages(
+        self, principal: Principal, space_id: str, thread_id: str, params: MessageListParams
+    ) -> dict[str, Any]:
+        principal.require_space(space_id)
+        if params.include_private and not principal.sees_private:
+            raise Forbidden("reader keys never see private messages")
+        query = MessageQuery(
+            limit=params.limit,
+            order=params.order,
+            after_seq=decode_cursor(params.after, "after", (int,))[0] if params.after else None,
+            before_seq=(
+                decode_cursor(params.before, "before", (int,))[0] if params.before else None
+            ),
+            include_private=params.include_private,
+            role=params.role,
+        )
+        page = await self.store.list_messages(space_id, thread_id, query)
+        if page is None:
+            raise _not_found(thread_id)
+        return page_of(page, _message_cursor)

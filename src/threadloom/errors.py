@@ -1,0 +1,199 @@
+"""The one exception tree of threadloom, shared by the server and the client.
+
+Every class knows its HTTP status and its RFC 9457 problem type, so the server turns any of
+them into ``application/problem+json`` in one place and the client turns a problem document
+back into the matching class::
+
+    ThreadloomError
+    ├── ValidationFailed        400/422  the request is malformed or breaks a rule
+    │   ├── PayloadTooLarge         413  the body (or a field of it) is over a limit
+    │   └── IdempotencyMismatch     422  an Idempotency-Key reused with another body
+    ├── Unauthenticated         401  no key, or an unknown or revoked one
+    ├── Forbidden               403  the key may not do this
+    ├── NotFound                404  no such resource, or not visible to this key
+    ├── Conflict                409  the resource's state forbids this now
+    │   ├── AlreadyExists           409  a client-chosen id is taken
+    │   ├── ThreadArchived          409  writes to an archived thread
+    │   └── RequestInProgress       409  the same Idempotency-Key is still being handled
+    ├── PreconditionFailed      412  If-Match did not match
+    ├── RateLimited             429  slow down (Retry-After)
+    ├── ServiceUnavailable      503  a dependency (database, upstream) is not reachable
+    └── TransportError          ---  client side: the server could not be reached
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+__all__ = [
+    "AlreadyExists",
+    "Conflict",
+    "Forbidden",
+    "IdempotencyMismatch",
+    "NotFound",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "RateLimited",
+    "RequestInProgress",
+    "ServiceUnavailable",
+    "ThreadArchived",
+    "ThreadloomError",
+    "TransportError",
+    "Unauthenticated",
+    "ValidationFailed",
+    "error_for_problem",
+]
+
+PROBLEM_BASE = "https://threadloom.dev/problems/"
+
+
+class ThreadloomError(Exception):
+    """Base of every error threadloom raises on purpose."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal server error"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+        if status is not None:
+            self.status_code = status
+        else:
+            self.status_code = self.status
+        super().__init__(self.detail)
+
+    @classmethod
+    def problem_type(cls) -> str:
+        return PROBLEM_BASE + cls.slug
+
+    def to_problem(self, instance: str | None = None) -> dict[str, Any]:
+        problem: dict[str, Any] = {
+            "type": self.problem_type(),
+            "title": self.title,
+            "status": self.status_code,
+            "detail": self.detail,
+        }
+        if instance is not None:
+            problem["instance"] = instance
+        if self.errors:
+            problem["errors"] = self.errors
+        return problem
+
+
+class ValidationFailed(ThreadloomError):
+    status = 422
+    slug = "validation-error"
+    title = "The request is not valid"
+
+
+class PayloadTooLarge(ValidationFailed):
+    status = 413
+    slug = "payload-too-large"
+    title = "The request is larger than allowed"
+
+
+class IdempotencyMismatch(ValidationFailed):
+    status = 422
+    slug = "idempotency-key-reused"
+    title = "The Idempotency-Key was used for another request"
+
+
+class Unauthenticated(ThreadloomError):
+    status = 401
+    slug = "unauthenticated"
+    title = "A valid API key is required"
+
+
+class Forbidden(ThreadloomError):
+    status = 403
+    slug = "forbidden"
+    title = "This API key may not do that"
+
+
+class NotFound(ThreadloomError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(ThreadloomError):
+    status = 409
+    slug = "conflict"
+    title = "The request conflicts with the current state"
+
+
+class AlreadyExists(Conflict):
+    slug = "already-exists"
+    title = "A resource with this id already exists"
+
+
+class ThreadArchived(Conflict):
+    slug = "thread-archived"
+    title = "The thread is archived"
+
+
+class RequestInProgress(Conflict):
+    slug = "request-in-progress"
+    title = "A request with this Idempotency-Key is still being handled"
+
+
+class PreconditionFailed(ThreadloomError):
+    status = 412
+    slug = "precondition-failed"
+    title = "The resource has changed"
+
+
+class RateLimited(ThreadloomError):
+    status = 429
+    slug = "rate-limited"
+    title = "Too many requests"
+
+
+class ServiceUnavailable(ThreadloomError):
+    status = 503
+    slug = "service-unavailable"
+    title = "A service threadloom depends on is unavailable"
+
+
+class TransportError(ThreadloomError):
+    """Raised by the client when the server cannot be reached at all."""
+
+    status = 0
+    slug = "transport-error"
+    title = "The server could not be reached"
+
+
+_BY_TYPE: dict[str, type[ThreadloomError]] = {}
+_BY_STATUS: dict[int, type[ThreadloomError]] = {}
+
+
+def _index(cls: type[ThreadloomError]) -> None:
+    _BY_TYPE[cls.problem_type()] = cls
+    _BY_STATUS.setdefault(cls.status, cls)
+    for sub in cls.__subclasses__():
+        _index(sub)
+
+
+_index(ThreadloomError)
+_BY_STATUS[400] = ValidationFailed
+
+
+def error_for_problem(status: int, problem: dict[str, Any]) -> ThreadloomError:
+    """Rebuild the matching exception from a problem document (used by the client)."""
+    cls = _BY_TYPE.get(str(problem.get("type", ""))) or _BY_STATUS.get(status, ThreadloomError)
+    detail = problem.get("detail")
+    errors = problem.get("errors")
+    return cls(
+        str(detail) if detail is not None else None,
+        errors=errors if isinstance(errors, list) else None,
+        status=status,
+    )

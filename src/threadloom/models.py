@@ -1,0 +1,268 @@
+"""Wire schemas shared by the server and the client (pydantic v2).
+
+Requests forbid unknown fields, so a misspelt field is an error rather than silently ignored.
+Responses allow extra fields, so an older client keeps working against a newer server.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from .ids import ID_PATTERN
+
+__all__ = [
+    "ApiKey",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "JSONObject",
+    "LegacyThread",
+    "LegacyThreadCreate",
+    "LegacyThreadUpdate",
+    "Message",
+    "MessageBatchCreate",
+    "MessageCreate",
+    "Page",
+    "Problem",
+    "Role",
+    "Space",
+    "SpaceCreate",
+    "SpaceUpdate",
+    "State",
+    "StatePut",
+    "StateVersion",
+    "Thread",
+    "ThreadCreate",
+    "ThreadStatus",
+    "ThreadUpdate",
+    "ThreadWithMessage",
+    "ThreadWithMessageCreate",
+]
+
+JSONObject = dict[str, Any]
+ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
+ThreadStatus = Literal["active", "archived"]
+KeyRole = Literal["admin", "writer", "reader"]
+T = TypeVar("T")
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Role(BaseModel):
+    """Who speaks as a role in a thread: ``role_mapping["assistant"] = Role(name="Ada", ...)``."""
+
+    name: str
+    user_id: str | None = None
+    user_name: str | None = None
+    icon: str | None = None
+    description: str | None = None
+
+
+# Spaces -----------------------------------------------------------------------------------
+
+
+class SpaceCreate(_Request):
+    id: ResourceId | None = None
+    name: str | None = None
+    metadata: JSONObject = Field(default_factory=dict)
+
+
+class SpaceUpdate(_Request):
+    name: str | None = None
+    metadata: dict[str, Any | None] | None = Field(
+        None, description="Merged key by key; a key set to null is removed."
+    )
+
+
+class Space(_Response):
+    object: Literal["space"] = "space"
+    id: str
+    name: str
+    metadata: JSONObject
+    created_at: str
+
+
+# Threads ----------------------------------------------------------------------------------
+
+
+class ThreadCreate(_Request):
+    id: ResourceId | None = None
+    title: str | None = None
+    owner_id: str | None = None
+    public: bool = False
+    metadata: JSONObject = Field(default_factory=dict)
+    state: Any = None
+    role_mapping: dict[str, Role] = Field(default_factory=dict)
+
+
+class ThreadUpdate(_Request):
+    title: str | None = None
+    status: ThreadStatus | None = None
+    public: bool | None = None
+    owner_id: str | None = None
+    metadata: dict[str, Any | None] | None = Field(
+        None, description="Merged key by key; a key set to null is removed."
+    )
+    role_mapping: dict[str, Role | None] | None = Field(
+        None, description="Merged role by role; a role set to null is removed."
+    )
+
+
+class Thread(_Response):
+    object: Literal["thread"] = "thread"
+    id: str
+    space_id: str
+    title: str | None
+    owner_id: str | None
+    public: bool
+    status: ThreadStatus
+    metadata: JSONObject
+    state: Any
+    state_version: int
+    role_mapping: dict[str, Role]
+    message_count: int
+    created_at: str
+    updated_at: str
+    archived_at: str | None
+
+
+# Messages ---------------------------------------------------------------------------------
+
+
+class MessageCreate(_Request):
+    role: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "user"
+    content: str = ""
+    images: list[str] = Field(default_factory=list)
+    private: bool = False
+    metadata: JSONObject = Field(default_factory=dict)
+
+    @field_validator("images")
+    @classmethod
+    def _image_urls(cls, images: list[str]) -> list[str]:
+        for index, url in enumerate(images):
+            if not url.startswith(("http://", "https://", "data:")):
+                raise ValueError(f"images[{index}] must be an http(s) or data: URL")
+        return images
+
+
+class MessageBatchCreate(_Request):
+    messages: list[MessageCreate] = Field(min_length=1)
+
+
+class Message(_Response):
+    object: Literal["message"] = "message"
+    id: str
+    thread_id: str
+    seq: int
+    role: str
+    content: str
+    images: list[str]
+    private: bool
+    metadata: JSONObject
+    created_at: str
+
+
+class ThreadWithMessageCreate(_Request):
+    thread: ThreadCreate = Field(default_factory=ThreadCreate)
+    message: MessageCreate
+
+
+class ThreadWithMessage(_Response):
+    thread: Thread
+    message: Message
+
+
+# State ------------------------------------------------------------------------------------
+
+
+class StatePut(_Request):
+    state: Any
+
+
+class State(_Response):
+    object: Literal["thread.state"] = "thread.state"
+    thread_id: str
+    state: Any
+    version: int
+    updated_at: str | None
+
+
+class StateVersion(_Response):
+    object: Literal["thread.state.version"] = "thread.state.version"
+    version: int
+    state: Any
+    created_at: str
+
+
+# Pages and problems -----------------------------------------------------------------------
+
+
+class Page(_Response, Generic[T]):
+    """One page of a list. Pass ``last_id`` as ``after`` (or ``first_id`` as ``before``)."""
+
+    object: Literal["list"] = "list"
+    data: list[T]
+    has_more: bool
+    first_id: str | None
+    last_id: str | None
+
+
+class Problem(_Response):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[JSONObject] | None = None
+
+
+# API keys ---------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(_Request):
+    role: KeyRole = "writer"
+    space_id: ResourceId | None = None
+    name: str | None = None
+
+
+class ApiKey(_Response):
+    object: Literal["api_key"] = "api_key"
+    id: str
+    name: str | None
+    role: KeyRole
+    space_id: str | None
+    prefix: str
+    created_at: str
+    revoked_at: str | None
+
+
+class ApiKeyCreated(ApiKey):
+    key: str = Field(description="The secret. It is shown once and stored only as a hash.")
+
+
+# The original minimal thread API ----------------------------------------------------------
+
+
+class LegacyThreadCreate(_Request):
+    thread_id: ResourceId
+    state: Any = None
+    initial_message: str | None = None
+
+
+class LegacyThreadUpdate(_Request):
+    thread_id: ResourceId | None = None
+    state: Any
+
+
+class LegacyThread(_Response):
+    thread_id: str
+    state: Any

@@ -1,0 +1,123 @@
+"""The FastAPI application: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from .._version import __version__
+from ..config import Settings
+from ..core.auth import is_loopback
+from ..core.services import Services
+from ..store import create_store
+from ..store.migrate import migrate
+from .middleware import BodyLimitMiddleware
+from .problems import install_problem_handlers
+from .routers import health, keys, legacy, messages, spaces, state, threads
+
+__all__ = ["InsecureStartRefused", "create_app"]
+
+log = logging.getLogger("threadloom.server")
+SWEEP_INTERVAL_SECONDS = 3600.0
+
+
+class InsecureStartRefused(RuntimeError):
+    """Serving a non-loopback address with no API key would expose every thread."""
+
+
+async def _check_security(services: Services) -> None:
+    settings = services.settings
+    if await services.store.count_api_keys() > 0:
+        return
+    if is_loopback(settings.host):
+        log.warning(
+            "no API key exists: authentication is off because the server listens on %s only; "
+            "create one with `threadloom keys create --admin`",
+            settings.host,
+        )
+    elif settings.insecure:
+        log.warning(
+            "no API key exists and the server listens on %s with --insecure: anyone who can "
+            "reach it can read and write every thread",
+            settings.host,
+        )
+    else:
+        raise InsecureStartRefused(
+            f"refusing to serve {settings.host} with no API key: create one with "
+            "`threadloom keys create --admin`, listen on 127.0.0.1, or pass --insecure"
+        )
+
+
+async def _sweep_forever(services: Services) -> None:
+    while True:
+        try:
+            removed = await services.idempotency.sweep()
+            if removed:
+                log.info("removed %d expired idempotency keys", removed)
+        except Exception:
+            log.exception("the idempotency sweep failed; it will run again")
+        await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await asyncio.to_thread(migrate, settings.database_url)
+        store = create_store(settings)
+        await store.open()
+        services = Services.build(store, settings)
+        try:
+            await _check_security(services)
+            app.state.services = services
+            sweeper = asyncio.create_task(_sweep_forever(services))
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
+        finally:
+            await store.close()
+
+    app = FastAPI(
+        title="threadloom",
+        version=__version__,
+        summary="Conversation memory for LLM applications.",
+        description=(
+            "Spaces hold threads; threads hold role-based messages and a versioned JSON state. "
+            "Every error is `application/problem+json` (RFC 9457). Authenticate with "
+            "`X-API-Key: KEY` or `Authorization: Bearer KEY`."
+        ),
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    for router in (
+        health.router,
+        spaces.router,
+        threads.router,
+        messages.router,
+        state.router,
+        keys.router,
+        legacy.router,
+    ):
+        app.include_router(router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.request_body_bytes)
+    if settings.cors_origins:
+        wildcard = "*" in settings.cors_origins
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=not wildcard,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Idempotent-Replayed", "Retry-After"],
+        )
+    return app

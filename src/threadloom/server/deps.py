@@ -1,0 +1,61 @@
+"""Request dependencies, as ``Annotated`` aliases the routers share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+
+from ..core.auth import Principal
+from ..core.idempotency import parse_idempotency_key
+from ..core.services import Services
+from ..ids import ID_PATTERN
+
+__all__ = [
+    "IdempotencyKey",
+    "PrincipalDep",
+    "ServicesDep",
+    "SpaceId",
+    "ThreadId",
+]
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def _bearer(value: str | None) -> str | None:
+    if value and value[:7].lower() == "bearer ":
+        return value[7:].strip()
+    return None
+
+
+async def current_principal(request: Request, services: ServicesDep) -> Principal:
+    headers = request.headers
+    key = headers.get("x-api-key") or _bearer(headers.get("authorization"))
+    return await services.keys.authenticate(key)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def idempotency_key(
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Makes a create safe to retry: the same key and body replay the "
+            "first response (a bare token or the quoted form of the IETF draft)."
+        ),
+    ] = None,
+) -> str | None:
+    return parse_idempotency_key(idempotency_key)
+
+
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+SpaceId = Annotated[str, Path(pattern=ID_PATTERN, description="The space (tenant).")]
+ThreadId = Annotated[str, Path(pattern=ID_PATTERN, description="The thread.")]

@@ -1,0 +1,34 @@
+"""API keys, managed by admin keys (the CLI does the same against the database)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from ...models import ApiKey, ApiKeyCreate, ApiKeyCreated
+from ..deps import PrincipalDep, ServicesDep
+from ..responses import json_response, problems
+
+router = APIRouter(prefix="/v1/keys", tags=["api keys"])
+
+
+@router.post("", status_code=201, response_model=ApiKeyCreated, responses=problems(403, 404))
+async def create_key(
+    body: ApiKeyCreate, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    principal.require_admin()
+    secret, row = await services.keys.create(body.role, body.space_id, body.name)
+    return json_response({**row, "key": secret}, status_code=201)
+
+
+@router.get("", response_model=list[ApiKey], responses=problems(403))
+async def list_keys(principal: PrincipalDep, services: ServicesDep) -> Response:
+    principal.require_admin()
+    return json_response(await services.keys.list_keys())
+
+
+@router.delete("/{key_id}", status_code=204, responses=problems(403, 404))
+async def revoke_key(key_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    principal.require_admin()
+    await services.keys.revoke(key_id)
+    return Response(status_code=204)

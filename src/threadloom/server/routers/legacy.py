@@ -1,0 +1,73 @@
+"""The original minimal thread API, exactly as it was specified, on the default space
+(or the space of the caller's key)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ...core.auth import Principal
+from ...core.spaces import DEFAULT_SPACE
+from ...errors import ValidationFailed
+from ...models import (
+    LegacyThread,
+    LegacyThreadCreate,
+    LegacyThreadUpdate,
+    MessageCreate,
+    ThreadCreate,
+)
+from ..deps import IdempotencyKey, PrincipalDep, ServicesDep, ThreadId
+from ..responses import idempotent_create, json_response, problems
+
+router = APIRouter(prefix="/threads", tags=["original thread API"])
+
+
+def _space(principal: Principal) -> str:
+    return principal.space_id or DEFAULT_SPACE
+
+
+@router.post("/", response_model=LegacyThread, responses=problems(403, 409, 413))
+async def create_thread(
+    body: LegacyThreadCreate,
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    key: IdempotencyKey,
+) -> Response:
+    async def make() -> object:
+        messages = []
+        if body.initial_message is not None:
+            messages.append(MessageCreate(role="user", content=body.initial_message))
+        thread, _ = await services.threads.create(
+            principal,
+            _space(principal),
+            ThreadCreate(id=body.thread_id, state=body.state),
+            messages,
+        )
+        return {"thread_id": thread["id"], "state": thread["state"]}
+
+    return await idempotent_create(services, principal, key, request, body, make, 200)
+
+
+@router.get("/{thread_id}", response_model=LegacyThread, responses=problems(404))
+async def get_thread(
+    thread_id: ThreadId, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    row = await services.state.get(principal, _space(principal), thread_id)
+    return json_response({"thread_id": thread_id, "state": row["state"]})
+
+
+@router.put("/{thread_id}", response_model=LegacyThread, responses=problems(403, 404, 412))
+async def update_thread(
+    thread_id: ThreadId,
+    body: LegacyThreadUpdate,
+    principal: PrincipalDep,
+    services: ServicesDep,
+) -> Response:
+    if body.thread_id is not None and body.thread_id != thread_id:
+        raise ValidationFailed(
+            f"thread_id in the body ({body.thread_id!r}) does not match the URL ({thread_id!r})",
+            errors=[{"loc": ["body", "thread_id"], "msg": "does not match the URL"}],
+        )
+    row = await services.state.put(principal, _space(principal), thread_id, body.state)
+    return json_response({"thread_id": thread_id, "state": row["state"]})

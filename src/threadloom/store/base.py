@@ -1,0 +1,198 @@
+"""The store contract every backend implements, and the small helpers they share.
+
+Rows cross this boundary as plain dicts already in their wire shape (timestamps as RFC 3339
+text, JSON columns decoded), so the request path serializes them once with orjson and never
+builds model objects. Rules live in the services; the store holds every query and keeps each
+operation atomic: an append is one statement on PostgreSQL and one write transaction on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from ..models import MessageCreate, ThreadCreate
+
+__all__ = [
+    "IdempotencyRecord",
+    "KeysetPlan",
+    "MessageQuery",
+    "Order",
+    "PageSlice",
+    "Row",
+    "Store",
+    "ThreadQuery",
+    "format_ts",
+    "keyset_plan",
+    "parse_ts",
+    "slice_page",
+    "utc_now",
+]
+
+Row = dict[str, Any]
+Order = Literal["asc", "desc"]
+THREAD_COLUMNS_UPDATABLE = frozenset(
+    {"title", "status", "public", "owner_id", "metadata", "role_mapping", "archived_at"}
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def format_ts(value: datetime) -> str:
+    """Fixed-width RFC 3339 in UTC, e.g. ``2026-11-22T19:40:00.123456Z`` (sorts like time)."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def parse_ts(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class KeysetPlan:
+    """How to walk an index for one page: compare with ``op``, sort ``direction``, and
+    whether the rows come back reversed relative to the order the client asked for."""
+
+    op: Literal[">", "<"] | None
+    direction: Literal["ASC", "DESC"]
+    reverse: bool
+
+
+def keyset_plan(order: Order, *, has_after: bool, has_before: bool) -> KeysetPlan:
+    if has_before:
+        # Walk backwards from the cursor, then flip the page into the requested order.
+        return KeysetPlan("<" if order == "asc" else ">", "DESC" if order == "asc" else "ASC", True)
+    op: Literal[">", "<"] | None = None
+    if has_after:
+        op = ">" if order == "asc" else "<"
+    return KeysetPlan(op, "ASC" if order == "asc" else "DESC", False)
+
+
+@dataclass(frozen=True, slots=True)
+class PageSlice:
+    rows: list[Row]
+    has_more: bool
+
+
+def slice_page(rows: list[Row], limit: int, plan: KeysetPlan) -> PageSlice:
+    """Rows were fetched with ``LIMIT limit + 1`` in walking order."""
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if plan.reverse:
+        rows.reverse()
+    return PageSlice(rows, has_more)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageQuery:
+    limit: int
+    order: Order = "asc"
+    after_seq: int | None = None
+    before_seq: int | None = None
+    include_private: bool = False
+    role: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadQuery:
+    limit: int
+    status: Literal["active", "archived", "all"] = "active"
+    owner_id: str | None = None
+    metadata: Sequence[tuple[str, str]] = ()
+    q: str | None = None
+    order_by: Literal["updated_at", "created_at"] = "updated_at"
+    order: Order = "desc"
+    after: tuple[str, str] | None = None
+    before: tuple[str, str] | None = None
+
+
+@dataclass(slots=True)
+class IdempotencyRecord:
+    request_hash: str
+    status: Literal["pending", "done"]
+    response_status: int | None = None
+    response_body: bytes | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ThreadMutation = Callable[[Row], Row]
+"""Given the current thread row, return the columns to change (a subset of the updatable ones)."""
+
+StateMutation = Callable[[Any, int], Any]
+"""Given the current state and version, return the new state (or raise to refuse)."""
+
+
+class Store(Protocol):
+    """What the services need from a backend. Every method is atomic on its own."""
+
+    backend: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+
+    # spaces
+    async def create_space(self, space_id: str, name: str, metadata: dict[str, Any]) -> Row: ...
+    async def get_space(self, space_id: str) -> Row | None: ...
+    async def list_spaces(
+        self, limit: int, after: str | None, before: str | None, only: str | None
+    ) -> PageSlice: ...
+    async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None: ...
+    async def delete_space(self, space_id: str, force: bool) -> bool: ...
+
+    # threads
+    async def create_thread(
+        self,
+        space_id: str,
+        thread_id: str,
+        thread: ThreadCreate,
+        messages: Sequence[MessageCreate],
+    ) -> tuple[Row, list[Row]]: ...
+    async def get_thread(self, space_id: str, thread_id: str) -> Row | None: ...
+    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice: ...
+    async def update_thread(
+        self, space_id: str, thread_id: str, mutate: ThreadMutation
+    ) -> Row | None: ...
+    async def purge_thread(self, space_id: str, thread_id: str) -> bool: ...
+
+    # messages
+    async def append_messages(
+        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    ) -> list[Row]: ...
+    async def list_messages(
+        self, space_id: str, thread_id: str, query: MessageQuery
+    ) -> PageSlice | None: ...
+
+    # state
+    async def get_state(self, space_id: str, thread_id: str) -> Row | None: ...
+    async def write_state(
+        self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
+    ) -> Row | None: ...
+    async def list_state_versions(
+        self,
+        space_id: str,
+        thread_id: str,
+        limit: int,
+        after_version: int | None,
+        before_version: int | None,
+    ) -> PageSlice | None: ...
+
+    # API keys
+    async def create_api_key(self, row: Row) -> Row: ...
+    async def find_api_key(self, key_hash: str) -> Row | None: ...
+    async def list_api_keys(self) -> list[Row]: ...
+    async def revoke_api_key(self, key_id: str) -> bool: ...
+    async def count_api_keys(self) -> int: ...
+
+    # idempotency
+    async def idempotency_begin(
+        self, scope: str, key: str, request_hash: str, lease_seconds: float
+    ) -> IdempotencyRecord | None: ...
+    async def idempotency_complete(
+        self, scope: str, key: str, status: int, body: bytes
+    ) -> None: ...
+    async def idempotency_release(self, scope: str, key: str) -> None: ...
+    async def idempotency_sweep(self, older_than_seconds: float) -> int: ...

@@ -1,0 +1,130 @@
+"""The schema, defined once with SQLAlchemy Core for SQLite and PostgreSQL.
+
+The migrations under ``migrations/versions`` build exactly this (a test compares them). The
+request paths do not go through SQLAlchemy: each backend speaks to its database through its
+fast driver, with the queries kept next to it.
+
+Timestamps are ``timestamptz`` on PostgreSQL and fixed-width RFC 3339 text on SQLite (which
+sorts like time). JSON is ``jsonb`` on PostgreSQL and JSON text on SQLite.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+__all__ = [
+    "JSONType",
+    "Timestamp",
+    "api_keys",
+    "idempotency_keys",
+    "messages",
+    "metadata",
+    "spaces",
+    "state_versions",
+    "threads",
+]
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+Timestamp = sa.DateTime(timezone=True).with_variant(sa.Text(), "sqlite")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+spaces = sa.Table(
+    "spaces",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+threads = sa.Table(
+    "threads",
+    metadata,
+    sa.Column("pk", BigId, primary_key=True, autoincrement=True),
+    sa.Column("space_id", sa.Text, sa.ForeignKey("spaces.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=True),
+    sa.Column("owner_id", sa.Text, nullable=True),
+    sa.Column("public", sa.Boolean, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("state", JSONType, nullable=True),
+    sa.Column("state_version", sa.Integer, nullable=False),
+    sa.Column("state_updated_at", Timestamp, nullable=True),
+    sa.Column("role_mapping", JSONType, nullable=False),
+    sa.Column("message_count", sa.BigInteger, nullable=False),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("archived_at", Timestamp, nullable=True),
+    sa.UniqueConstraint("space_id", "id"),
+    sa.CheckConstraint("status IN ('active', 'archived')", name="status"),
+    sa.Index(None, "space_id", "updated_at", "id"),
+    sa.Index(None, "space_id", "created_at", "id"),
+    sa.Index(None, "space_id", "owner_id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("thread_pk", BigId, sa.ForeignKey("threads.pk", ondelete="CASCADE"), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("images", JSONType, nullable=False),
+    sa.Column("private", sa.Boolean, nullable=False),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("thread_pk", "seq"),
+)
+
+state_versions = sa.Table(
+    "state_versions",
+    metadata,
+    sa.Column(
+        "thread_pk", BigId, sa.ForeignKey("threads.pk", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("state", JSONType, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("key_hash", sa.Text, nullable=False, unique=True),
+    sa.Column("prefix", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=True),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("space_id", sa.Text, sa.ForeignKey("spaces.id", ondelete="CASCADE"), nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("revoked_at", Timestamp, nullable=True),
+    sa.CheckConstraint("role IN ('admin', 'writer', 'reader')", name="role"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("response_body", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("locked_until", Timestamp, nullable=False),
+    sa.Index(None, "created_at"),
+)
