@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from ..config import Limits
-from ..errors import PayloadTooLarge
+from ..errors import PayloadTooLarge, ValidationFailed
 from ..models import MessageCreate
 
 __all__ = ["LimitChecker"]
@@ -25,7 +25,14 @@ class LimitChecker:
         self.limits = limits
 
     def json_value(self, value: Any, loc: Sequence[str | int], limit: int) -> None:
-        size = len(orjson.dumps(value))
+        try:
+            size = len(orjson.dumps(value))
+        except TypeError as exc:  # integers past 64 bits, which no backend can store
+            where = ".".join(map(str, loc))
+            raise ValidationFailed(
+                f"{where} cannot be stored: {exc}",
+                errors=[{"loc": ["body", *loc], "msg": str(exc), "type": "json_value"}],
+            ) from exc
         if size > limit:
             raise _too_large(
                 loc, f"{'.'.join(map(str, loc))} is {size} bytes; the limit is {limit}"

@@ -5,7 +5,8 @@ request paths do not go through SQLAlchemy: each backend speaks to its database 
 fast driver, with the queries kept next to it.
 
 Timestamps are ``timestamptz`` on PostgreSQL and fixed-width RFC 3339 text on SQLite (which
-sorts like time). JSON is ``jsonb`` on PostgreSQL and JSON text on SQLite.
+sorts like time). JSON is ``jsonb`` on PostgreSQL and JSON in TEXT columns on SQLite: TEXT
+affinity, so that SQLite never turns a JSON text such as ``1.0`` into a number.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ metadata = sa.MetaData(
     }
 )
 
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+JSONType = (
+    sa.JSON().with_variant(postgresql.JSONB(), "postgresql").with_variant(sa.Text(), "sqlite")
+)
 Timestamp = sa.DateTime(timezone=True).with_variant(sa.Text(), "sqlite")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

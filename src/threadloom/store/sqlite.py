@@ -600,19 +600,26 @@ class SQLiteStore:
     async def create_api_key(self, row: Row) -> Row:
         now = _now()
         with self._writing() as db:
-            db.execute(
-                "INSERT INTO api_keys (id, key_hash, prefix, name, role, space_id, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row["id"],
-                    row["key_hash"],
-                    row["prefix"],
-                    row["name"],
-                    row["role"],
-                    row["space_id"],
-                    now,
-                ),
-            )
+            if row["space_id"] is not None:
+                space = db.execute("SELECT 1 FROM spaces WHERE id = ?", (row["space_id"],))
+                if space.fetchone() is None:
+                    raise NotFound(f"space {row['space_id']!r} does not exist")
+            try:
+                db.execute(
+                    "INSERT INTO api_keys (id, key_hash, prefix, name, role, space_id,"
+                    " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        row["id"],
+                        row["key_hash"],
+                        row["prefix"],
+                        row["name"],
+                        row["role"],
+                        row["space_id"],
+                        now,
+                    ),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists("an API key with this id or secret already exists") from exc
             r = db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (row["id"],))
             return _key(r.fetchone())
 

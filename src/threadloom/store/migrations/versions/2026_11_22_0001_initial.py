@@ -19,7 +19,9 @@ down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-JSONType = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+JSONType = (
+    sa.JSON().with_variant(postgresql.JSONB(), "postgresql").with_variant(sa.Text(), "sqlite")
+)
 Timestamp = sa.DateTime(timezone=True).with_variant(sa.Text(), "sqlite")
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -57,7 +59,7 @@ def upgrade() -> None:
             ["space_id"], ["spaces.id"], name="fk_threads_space_id_spaces", ondelete="CASCADE"
         ),
         sa.UniqueConstraint("space_id", "id", name="uq_threads_space_id_id"),
-        sa.CheckConstraint("status IN ('active', 'archived')", name="ck_threads_status"),
+        sa.CheckConstraint("status IN ('active', 'archived')", name=op.f("ck_threads_status")),
     )
     op.create_index(
         "ix_threads_space_id_updated_at_id", "threads", ["space_id", "updated_at", "id"]
@@ -112,7 +114,7 @@ def upgrade() -> None:
             ["space_id"], ["spaces.id"], name="fk_api_keys_space_id_spaces", ondelete="CASCADE"
         ),
         sa.UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),
-        sa.CheckConstraint("role IN ('admin', 'writer', 'reader')", name="ck_api_keys_role"),
+        sa.CheckConstraint("role IN ('admin', 'writer', 'reader')", name=op.f("ck_api_keys_role")),
     )
     op.create_table(
         "idempotency_keys",
@@ -130,10 +132,13 @@ def upgrade() -> None:
 
     now = datetime.now(UTC)
     created_at: object = now
+    metadata: object = {}
     if op.get_bind().dialect.name == "sqlite":
         created_at = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        metadata = "{}"
     op.bulk_insert(
-        spaces, [{"id": "default", "name": "Default", "metadata": {}, "created_at": created_at}]
+        spaces,
+        [{"id": "default", "name": "Default", "metadata": metadata, "created_at": created_at}],
     )
 
 
