@@ -1,5 +1,7 @@
 """Request dependencies, as ``Annotated`` aliases the routers share."""
 
+# Dependencies are all "async def": FastAPI runs a plain "def" dependency in a worker thread,
+# and that hop costs more than the whole database call on the request path.
 from __future__ import annotations
 
 from typing import Annotated
@@ -20,7 +22,7 @@ __all__ = [
 ]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
@@ -34,7 +36,8 @@ def _bearer(value: str | None) -> str | None:
     return None
 
 
-async def current_principal(request: Request, services: ServicesDep) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    services: Services = request.app.state.services
     headers = request.headers
     key = headers.get("x-api-key") or _bearer(headers.get("authorization"))
     return await services.keys.authenticate(key)
@@ -43,7 +46,7 @@ async def current_principal(request: Request, services: ServicesDep) -> Principa
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def idempotency_key(
+async def idempotency_key(
     idempotency_key: Annotated[
         str | None,
         Header(
