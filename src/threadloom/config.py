@@ -6,10 +6,10 @@ Nothing reads the environment at import time: build ``Settings()`` and pass it a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 __all__ = ["Limits", "Settings", "default_database_url"]
 
@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1)
     insecure: bool = False
     """Serve without API keys on a non-loopback address (never do this on a network)."""
-    cors_origins: list[str] = Field(default_factory=list)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Comma-separated origins allowed to call the API from a browser."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     migrate_on_start: bool = True
     postgres_pool_size: int = Field(16, ge=1)

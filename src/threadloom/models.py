@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 from .ids import ID_PATTERN
 
@@ -96,7 +103,7 @@ class ThreadCreate(_Request):
     id: ResourceId | None = None
     title: str | None = None
     owner_id: str | None = None
-    public: bool = False
+    public: StrictBool = False
     metadata: JSONObject = Field(default_factory=dict)
     state: Any = None
     role_mapping: dict[str, Role] = Field(default_factory=dict)
@@ -105,7 +112,7 @@ class ThreadCreate(_Request):
 class ThreadUpdate(_Request):
     title: str | None = None
     status: ThreadStatus | None = None
-    public: bool | None = None
+    public: StrictBool | None = None
     owner_id: str | None = None
     metadata: dict[str, Any | None] | None = Field(
         None, description="Merged key by key; a key set to null is removed."
@@ -140,7 +147,7 @@ class MessageCreate(_Request):
     role: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "user"
     content: str = ""
     images: list[str] = Field(default_factory=list)
-    private: bool = False
+    private: StrictBool = False
     metadata: JSONObject = Field(default_factory=dict)
 
     @field_validator("images")

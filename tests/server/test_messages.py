@@ -108,7 +108,7 @@ class TestAppendBatch:
         page = response.json()
         assert [m["seq"] for m in page["data"]] == [2, 3, 4]
         assert [m["content"] for m in page["data"]] == ["m0", "m1", "m2"]
-        rest = (await api.get(f"{thread_url}/messages", params={"after": page["last_id"]}))
+        rest = await api.get(f"{thread_url}/messages", params={"after": page["last_id"]})
         assert rest.json()["data"] == []
 
     async def test_invalid_member_writes_nothing(
@@ -120,9 +120,7 @@ class TestAppendBatch:
         assert response.json()["errors"][0]["loc"][:3] == ["body", "messages", 1]
         assert (await api.get(thread_url)).json()["message_count"] == 0
 
-    async def test_more_than_100_is_rejected(
-        self, api: httpx.AsyncClient, thread_url: str
-    ) -> None:
+    async def test_more_than_100_is_rejected(self, api: httpx.AsyncClient, thread_url: str) -> None:
         body = {"messages": [{"content": "x"}] * 101}
         response = await api.post(f"{thread_url}/messages/batch", json=body)
         assert response.status_code == 413
@@ -178,9 +176,7 @@ class TestListMessages:
         assert [m["seq"] for m in newer.json()["data"]] == [7, 6, 5]
         assert newer.json()["has_more"] is False
 
-    async def test_private_and_role_filters(
-        self, api: httpx.AsyncClient, thread_url: str
-    ) -> None:
+    async def test_private_and_role_filters(self, api: httpx.AsyncClient, thread_url: str) -> None:
         await append(api, thread_url, content="a", role="user")
         await append(api, thread_url, content="b", role="assistant", private=True)
         await append(api, thread_url, content="c", role="assistant")

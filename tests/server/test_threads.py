@@ -118,7 +118,7 @@ class TestUpdateThread:
 
     async def test_status_archives(self, api: httpx.AsyncClient) -> None:
         thread = await create(api)
-        archived = (await api.patch(f"{THREADS}/{thread['id']}", json={"status": "archived"}))
+        archived = await api.patch(f"{THREADS}/{thread['id']}", json={"status": "archived"})
         assert archived.json()["status"] == "archived"
         assert archived.json()["archived_at"] is not None
 

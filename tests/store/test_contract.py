@@ -725,7 +725,6 @@ async def test_state_write_and_get(store: Store) -> None:
     assert await store.get_state(SPACE, "missing") is None
 
 
-
 @pytest.mark.parametrize(
     "value",
     [

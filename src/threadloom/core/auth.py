@@ -101,7 +101,9 @@ class KeyService:
             return True
         now = time.monotonic()
         if self._any_keys is None or now - self._any_keys[0] > self.cache_seconds:
-            self._any_keys = (now, await self.store.count_api_keys() > 0)
+            # Revoked keys count: revoking every key must not switch authentication off.
+            keys = await self.store.count_api_keys(include_revoked=True)
+            self._any_keys = (now, keys > 0)
         return self._any_keys[1]
 
     async def authenticate(self, key: str | None) -> Principal:

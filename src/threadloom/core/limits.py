@@ -49,14 +49,17 @@ class LimitChecker:
         if value is not None and len(value) > self.limits.title_chars:
             raise _too_large(loc, f"the title is longer than {self.limits.title_chars} characters")
 
+    def content(self, text: str, loc: Sequence[str | int]) -> None:
+        if len(text) > self.limits.message_content_chars:
+            raise _too_large(
+                loc,
+                f"the content is {len(text)} characters; "
+                f"the limit is {self.limits.message_content_chars}",
+            )
+
     def message(self, message: MessageCreate, loc: Sequence[str | int] = ()) -> None:
         limits = self.limits
-        if len(message.content) > limits.message_content_chars:
-            raise _too_large(
-                (*loc, "content"),
-                f"the content is {len(message.content)} characters; "
-                f"the limit is {limits.message_content_chars}",
-            )
+        self.content(message.content, (*loc, "content"))
         if len(message.images) > limits.images_per_message:
             raise _too_large(
                 (*loc, "images"),

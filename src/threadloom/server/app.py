@@ -32,7 +32,7 @@ class InsecureStartRefused(RuntimeError):
 
 async def _check_security(services: Services) -> None:
     settings = services.settings
-    if await services.store.count_api_keys() > 0:
+    if await services.store.count_api_keys(include_revoked=True) > 0:
         return
     if is_loopback(settings.host):
         log.warning(

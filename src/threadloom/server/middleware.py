@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import PayloadTooLarge
@@ -38,7 +39,9 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise self._error()
+                    # An HTTPException passes through FastAPI's body reader unchanged (any
+                    # other exception would become a 400); problems.py renders it.
+                    raise HTTPException(413, self._error().detail)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from ..errors import PROBLEM_BASE, ThreadloomError
 from .responses import PROBLEM_MEDIA_TYPE
@@ -24,6 +25,7 @@ log = logging.getLogger("threadloom.server")
 
 _HTTP_TITLES = {
     404: ("not-found", "Not found"),
+    413: ("payload-too-large", "The request is larger than allowed"),
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
     415: ("unsupported-media-type", "Unsupported media type"),
@@ -72,6 +74,16 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(problem, 422)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     slug, title = _HTTP_TITLES.get(exc.status_code, ("http-error", "HTTP error"))
@@ -85,7 +97,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         "detail": detail,
         "instance": _instance(request),
     }
-    return problem_response(problem, exc.status_code, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(problem, exc.status_code, headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

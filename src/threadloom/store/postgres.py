@@ -765,8 +765,11 @@ class PostgresStore:
         )
         return _count(status) > 0
 
-    async def count_api_keys(self) -> int:
-        return int(await self._fetchval("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL"))
+    async def count_api_keys(self, include_revoked: bool = False) -> int:
+        sql = "SELECT count(*) FROM api_keys"
+        if not include_revoked:
+            sql += " WHERE revoked_at IS NULL"
+        return int(await self._fetchval(sql))
 
     # idempotency ------------------------------------------------------------------------
 

@@ -642,9 +642,12 @@ class SQLiteStore:
             )
             return cur.rowcount > 0
 
-    async def count_api_keys(self) -> int:
+    async def count_api_keys(self, include_revoked: bool = False) -> int:
+        sql = "SELECT count(*) FROM api_keys"
+        if not include_revoked:
+            sql += " WHERE revoked_at IS NULL"
         with self._reading() as db:
-            r = db.execute("SELECT count(*) FROM api_keys WHERE revoked_at IS NULL").fetchone()
+            r = db.execute(sql).fetchone()
         return int(r[0])
 
     # idempotency ------------------------------------------------------------------------

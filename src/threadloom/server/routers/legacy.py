@@ -37,6 +37,7 @@ async def create_thread(
     async def make() -> object:
         messages = []
         if body.initial_message is not None:
+            services.threads.limits.content(body.initial_message, ("initial_message",))
             messages.append(MessageCreate(role="user", content=body.initial_message))
         thread, _ = await services.threads.create(
             principal,
