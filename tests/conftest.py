@@ -154,7 +154,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client wired to the app in process (no socket)."""
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         yield client
 
 

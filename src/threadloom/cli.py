@@ -14,13 +14,14 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from .errors import ThreadloomError
 
 __all__ = ["app", "main"]
 
 T = TypeVar("T")
+_DATABASE_MODULES = frozenset({"sqlite3", "sqlalchemy", "alembic", "asyncpg"})
 app = typer.Typer(
     name="threadloom",
     help="Conversation memory for LLM applications: serve it, migrate it, manage its keys.",
@@ -30,7 +31,7 @@ app = typer.Typer(
 keys_app = typer.Typer(help="Create, list and revoke API keys (against the configured database).")
 app.add_typer(keys_app, name="keys")
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DatabaseOption = Annotated[
     str | None,
@@ -54,7 +55,9 @@ def _settings(database_url: str | None = None, **overrides: Any) -> Any:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    """One line on stderr (never wrapped, never read as markup) and exit status 1."""
+    err.print("[bold red]error:[/] ", end="", highlight=False)
+    err.print(message, markup=False, highlight=False)
     return typer.Exit(1)
 
 
@@ -69,6 +72,12 @@ def _handle_errors(func: Callable[..., T]) -> Callable[..., T]:
             raise _fail(exc.detail) from None
         except OSError as exc:
             raise _fail(str(exc)) from None
+        except Exception as exc:
+            # Driver and migration errors (a file that is no database, a refused login...).
+            if type(exc).__module__.split(".")[0] in _DATABASE_MODULES:
+                reason = getattr(exc, "orig", None) or exc
+                raise _fail(f"the database cannot be used: {reason}") from None
+            raise
 
     return wrapper
 
@@ -176,6 +185,8 @@ def keys_create(
     database_url: DatabaseOption = None,
 ) -> None:
     """Create a key. The secret is printed once, alone on the last line."""
+    if admin and space is not None:
+        raise _fail("an admin key is not bound to a space; omit --space")
     if role not in ("writer", "reader"):
         raise _fail("--role is writer or reader (use --admin for an admin key)")
     key_role: Literal["admin", "writer", "reader"] = "admin" if admin else role  # type: ignore[assignment]
@@ -193,7 +204,11 @@ def keys_create(
 def keys_list(database_url: DatabaseOption = None) -> None:
     """List keys (never their secrets)."""
     rows = _with_services(_settings(database_url), lambda services: services.keys.list_keys())
-    table = Table("id", "prefix", "role", "space", "name", "created", "revoked")
+    table = Table("prefix", "role", "space", "name", "created", "revoked")
+    # Whole ids even when piped (rich squeezes tables to 80 columns there): they are what
+    # `keys revoke` takes.
+    table.columns.insert(0, Column("id", no_wrap=True, min_width=30))
+    table.columns[1].no_wrap = True
     for row in rows:
         table.add_row(
             row["id"],

@@ -361,7 +361,7 @@ async def test_an_unexpected_error_is_a_bare_500(
 
     monkeypatch.setattr(services_of(app).store, "get_thread", broken)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.get(f"{THREADS}/{t1['id']}")
     problem = assert_problem(response, 500, "internal-error")
     assert problem.keys() == PROBLEM_FIELDS

@@ -318,7 +318,7 @@ async def test_an_unexpected_error_does_not_burn_the_key(
 
     monkeypatch.setattr(store, "create_thread", broken)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         headers = {"Idempotency-Key": "boom"}
         body = {"id": "after-crash"}
         failed = await client.post("/v1/spaces/default/threads", json=body, headers=headers)

@@ -9,6 +9,7 @@ exactly as if they did not exist.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import secrets
@@ -31,6 +32,7 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     if host in ("localhost", "localhost.localdomain"):
         return True
@@ -85,8 +87,16 @@ OPEN_PRINCIPAL = Principal(key_id=None, role="admin", space_id=None)
 class KeyService:
     """Creates and checks keys. Looked-up keys are trusted for ``cache_seconds``."""
 
-    def __init__(self, store: Store, *, cache_seconds: float, open_when_keyless: bool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        cache_seconds: float,
+        open_when_keyless: bool,
+        insecure: bool = False,
+    ) -> None:
         self.store = store
+        self.insecure = insecure
         self.cache_seconds = cache_seconds
         self.open_when_keyless = open_when_keyless
         self._principals: dict[str, tuple[float, Principal | None]] = {}
@@ -96,8 +106,11 @@ class KeyService:
         self._principals.clear()
         self._any_keys = None
 
-    async def auth_required(self) -> bool:
-        if not self.open_when_keyless:
+    async def auth_required(self, via_loopback: bool = True) -> bool:
+        """Whether a request without a key is refused. ``via_loopback``: the request came in
+        on a loopback socket (so a server bound to 0.0.0.0 outside ``threadloom serve`` is
+        still closed to the network while no key exists)."""
+        if not self.open_when_keyless or not (via_loopback or self.insecure):
             return True
         now = time.monotonic()
         if self._any_keys is None or now - self._any_keys[0] > self.cache_seconds:
@@ -106,9 +119,9 @@ class KeyService:
             self._any_keys = (now, keys > 0)
         return self._any_keys[1]
 
-    async def authenticate(self, key: str | None) -> Principal:
+    async def authenticate(self, key: str | None, via_loopback: bool = True) -> Principal:
         if not key:
-            if await self.auth_required():
+            if await self.auth_required(via_loopback):
                 raise Unauthenticated(
                     "send an API key as X-API-Key or Authorization: Bearer",
                     headers={"WWW-Authenticate": 'Bearer realm="threadloom"'},

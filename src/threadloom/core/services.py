@@ -36,6 +36,7 @@ class Services:
                 store,
                 cache_seconds=settings.key_cache_seconds,
                 open_when_keyless=settings.insecure or is_loopback(settings.host),
+                insecure=settings.insecure,
             ),
             spaces=SpaceService(store, limits),
             threads=ThreadService(store, limits),

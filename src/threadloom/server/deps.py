@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 
-from ..core.auth import Principal
+from ..core.auth import Principal, is_loopback
 from ..core.idempotency import parse_idempotency_key
 from ..core.services import Services
 from ..ids import ID_PATTERN
@@ -40,7 +40,9 @@ async def current_principal(request: Request) -> Principal:
     services: Services = request.app.state.services
     headers = request.headers
     key = headers.get("x-api-key") or _bearer(headers.get("authorization"))
-    return await services.keys.authenticate(key)
+    server = request.scope.get("server")
+    via_loopback = server is None or is_loopback(server[0])
+    return await services.keys.authenticate(key, via_loopback)
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

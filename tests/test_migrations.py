@@ -1,0 +1,271 @@
+"""The Alembic migrations build exactly ``threadloom.store.schema.metadata`` on both backends,
+are idempotent, reversible, and safe when several processes run them at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import PG_ENV, _with_database, service_missing
+from threadloom.store import schema
+from threadloom.store.migrate import alembic_config, migrate
+from threadloom.store.urls import backend_of, sqlalchemy_url
+
+TABLES = {"spaces", "threads", "messages", "state_versions", "api_keys", "idempotency_keys"}
+
+
+def _head(url: str) -> str:
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    assert head is not None
+    return head
+
+
+# Inspecting a database through SQLAlchemy, sync for SQLite and asyncpg for PostgreSQL ------
+
+
+def _inspect(url: str, work: Any) -> Any:
+    """Runs ``work(sync_connection)`` against the database and returns its result."""
+    if backend_of(url) == "sqlite":
+        engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as connection:
+                return work(connection)
+        finally:
+            engine.dispose()
+
+    async def run() -> Any:
+        engine = create_async_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(work)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _differences(url: str) -> list[Any]:
+    def compare(connection: sa.Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, schema.metadata))
+
+    result: list[Any] = _inspect(url, compare)
+    return result
+
+
+def _snapshot(url: str) -> dict[str, Any]:
+    """Tables, columns, indexes, constraints, the Alembic version and the spaces."""
+
+    def take(connection: sa.Connection) -> dict[str, Any]:
+        inspector = sa.inspect(connection)
+        tables = sorted(inspector.get_table_names())
+        shape = {
+            table: {
+                "columns": [
+                    (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+                ],
+                "indexes": sorted(
+                    (i["name"] or "", tuple(i["column_names"]))
+                    for i in inspector.get_indexes(table)
+                ),
+                "uniques": sorted(
+                    (u["name"] or "", tuple(u["column_names"]))
+                    for u in inspector.get_unique_constraints(table)
+                ),
+                "fks": sorted(
+                    (f["name"] or "", tuple(f["constrained_columns"]))
+                    for f in inspector.get_foreign_keys(table)
+                ),
+            }
+            for table in tables
+        }
+        versions = (
+            sorted(
+                row[0]
+                for row in connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            )
+            if "alembic_version" in tables
+            else []
+        )
+        spaces = (
+            [
+                tuple(row)
+                for row in connection.execute(
+                    sa.text("SELECT id, name, created_at FROM spaces ORDER BY id")
+                )
+            ]
+            if "spaces" in tables
+            else []
+        )
+        return {"tables": tables, "shape": shape, "versions": versions, "spaces": spaces}
+
+    result: dict[str, Any] = _inspect(url, take)
+    return result
+
+
+# Fresh databases --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file that does not exist yet, in a directory that does not exist yet."""
+    return f"sqlite:///{tmp_path / 'new' / 'fresh.db'}"
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """An empty database of its own on the test server, dropped afterwards."""
+    server = os.environ.get(PG_ENV)
+    if not server:
+        service_missing(f"PostgreSQL tests need {PG_ENV}")
+    assert server is not None
+    name = f"threadloom_mig_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(server, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        service_missing(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
+    yield _with_database(server, name)
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_url(request: pytest.FixtureRequest) -> str:
+    name = "fresh_sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+# The tests --------------------------------------------------------------------------------
+
+
+def test_migrations_match_the_schema_module(database_url: str) -> None:
+    assert _differences(database_url) == []
+
+
+def test_fresh_migration_matches_the_schema_module(fresh_url: str) -> None:
+    migrate(fresh_url)
+    assert _differences(fresh_url) == []
+    snapshot = _snapshot(fresh_url)
+    assert set(snapshot["tables"]) == TABLES | {"alembic_version"}
+    assert snapshot["versions"] == [_head(fresh_url)]
+
+
+def test_the_comparison_sees_a_difference(fresh_sqlite_url: str) -> None:
+    """The no-difference check above is not vacuous: a missing index is reported."""
+    migrate(fresh_sqlite_url)
+    path = fresh_sqlite_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX ix_idempotency_keys_created_at")
+    conn.close()
+    differences = _differences(fresh_sqlite_url)
+    assert differences
+    assert any("ix_idempotency_keys_created_at" in repr(diff) for diff in differences)
+
+
+def test_default_space_exists_after_migration(fresh_url: str) -> None:
+    migrate(fresh_url)
+    spaces = _snapshot(fresh_url)["spaces"]
+    assert [space[:2] for space in spaces] == [("default", "Default")]
+
+
+def test_migrating_twice_is_a_no_op(database_url: str) -> None:
+    before = _snapshot(database_url)
+    assert before["versions"] == [_head(database_url)]
+    migrate(database_url)
+    migrate(database_url)
+    after = _snapshot(database_url)
+    assert after == before
+    assert _differences(database_url) == []
+
+
+def test_migrating_again_keeps_the_data(fresh_url: str) -> None:
+    migrate(fresh_url)
+
+    def add_space(connection: sa.Connection) -> None:
+        connection.execute(
+            sa.text(
+                "INSERT INTO spaces (id, name, metadata, created_at)"
+                " VALUES ('kept', 'Kept', '{\"a\": 1}', :created_at)"
+            ),
+            {"created_at": _now_for(connection)},
+        )
+        connection.commit()
+
+    _inspect(fresh_url, add_space)
+    migrate(fresh_url)
+    assert [space[0] for space in _snapshot(fresh_url)["spaces"]] == ["default", "kept"]
+
+
+def _now_for(connection: sa.Connection) -> Any:
+    now = datetime.now(UTC)
+    if connection.dialect.name == "sqlite":
+        return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return now
+
+
+def test_downgrade_to_base_then_upgrade_to_head(fresh_url: str) -> None:
+    migrate(fresh_url)
+    config = alembic_config(fresh_url)
+    command.downgrade(config, "base")
+    down = _snapshot(fresh_url)
+    assert set(down["tables"]) <= {"alembic_version"}
+    assert down["versions"] == []
+
+    migrate(fresh_url)
+    up = _snapshot(fresh_url)
+    assert set(up["tables"]) == TABLES | {"alembic_version"}
+    assert up["versions"] == [_head(fresh_url)]
+    assert [space[0] for space in up["spaces"]] == ["default"]
+    assert _differences(fresh_url) == []
+
+
+def _migrate_process(url: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("THREADLOOM_")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "threadloom", "migrate", "--database-url", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize("processes", [2, 4])
+def test_concurrent_migrations_of_a_fresh_database_all_succeed(
+    fresh_url: str, processes: int
+) -> None:
+    running = [_migrate_process(fresh_url) for _ in range(processes)]
+    for process in running:
+        stdout, stderr = process.communicate(timeout=90)
+        assert process.returncode == 0, stderr
+        assert "Traceback" not in stderr
+        assert "up to date" in stdout
+    snapshot = _snapshot(fresh_url)
+    assert set(snapshot["tables"]) == TABLES | {"alembic_version"}
+    assert snapshot["versions"] == [_head(fresh_url)]
+    assert [space[0] for space in snapshot["spaces"]] == ["default"]
+    assert _differences(fresh_url) == []
