@@ -137,6 +137,16 @@ async def test_open_until_the_first_key_exists(app: FastAPI, api: httpx.AsyncCli
     assert "X-API-Key" in body["detail"]
 
 
+async def test_keyless_access_is_only_through_loopback(app: FastAPI) -> None:
+    """Served on a public address by something other than `threadloom serve` (so the
+    settings still say loopback), a keyless server stays closed to the network."""
+    transport = httpx.ASGITransport(app=app)  # in process: no packet leaves the machine
+    async with httpx.AsyncClient(transport=transport, base_url="http://192.0.2.10") as remote:
+        assert_problem(await remote.get("/v1/spaces"), 401, "unauthenticated")
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as local:
+        assert (await local.get("/v1/spaces")).status_code == 200
+
+
 async def test_revoking_every_key_keeps_authentication_on(
     app: FastAPI, api: httpx.AsyncClient
 ) -> None:
