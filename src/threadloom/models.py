@@ -30,7 +30,9 @@ __all__ = [
     "Message",
     "MessageBatchCreate",
     "MessageCreate",
+    "MessageListQuery",
     "Page",
+    "PageQuery",
     "Problem",
     "Role",
     "Space",
@@ -41,6 +43,7 @@ __all__ = [
     "StateVersion",
     "Thread",
     "ThreadCreate",
+    "ThreadListQuery",
     "ThreadStatus",
     "ThreadUpdate",
     "ThreadWithMessage",
@@ -206,6 +209,43 @@ class StateVersion(_Response):
     version: int
     state: Any
     created_at: str
+
+
+# List queries (the query string of list endpoints) ----------------------------------------
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    limit: int = Field(20, ge=1, le=100, description="Items per page, 1 to 100.")
+    after: str | None = Field(None, description="A page's last_id: the items after it.")
+    before: str | None = Field(None, description="A page's first_id: the items before it.")
+
+
+class PageQuery(_Query):
+    pass
+
+
+class MessageListQuery(_Query):
+    order: Literal["asc", "desc"] = Field(
+        "asc", description="asc reads from the oldest message; desc from the newest."
+    )
+    include_private: bool = Field(False, description="Include private messages (not readers).")
+    role: str | None = Field(None, description="Only messages of this role.")
+
+
+class ThreadListQuery(_Query):
+    status: Literal["active", "archived", "all"] = "active"
+    owner_id: str | None = None
+    q: str | None = Field(None, description="A substring of the title (case-insensitive).")
+    order_by: Literal["updated_at", "created_at"] = "updated_at"
+    order: Literal["asc", "desc"] = "desc"
+    metadata: tuple[tuple[str, str], ...] = Field(
+        (),
+        description="From metadata[KEY]=VALUE parameters: exact matches on the text form of "
+        "the value; all must match.",
+        json_schema_extra={"x-threadloom-internal": True},
+    )
 
 
 # Pages and problems -----------------------------------------------------------------------

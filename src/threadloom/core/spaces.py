@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import Conflict, NotFound
 from ..ids import new_id
-from ..models import SpaceCreate, SpaceUpdate
+from ..models import PageQuery, SpaceCreate, SpaceUpdate
 from ..store import Store
 from ..store.base import Row
 from .auth import Principal
@@ -52,12 +52,10 @@ class SpaceService:
             raise NotFound(f"space {space_id!r} does not exist")
         return row
 
-    async def list_spaces(
-        self, principal: Principal, limit: int, after: str | None, before: str | None
-    ) -> dict[str, Any]:
-        after_id = decode_cursor(after, "after", (str,))[0] if after else None
-        before_id = decode_cursor(before, "before", (str,))[0] if before else None
-        page = await self.store.list_spaces(limit, after_id, before_id, principal.space_id)
+    async def list_spaces(self, principal: Principal, query: PageQuery) -> dict[str, Any]:
+        after = decode_cursor(query.after, "after", (str,))[0] if query.after else None
+        before = decode_cursor(query.before, "before", (str,))[0] if query.before else None
+        page = await self.store.list_spaces(query.limit, after, before, principal.space_id)
         return page_of(page, _cursor)
 
     async def update(self, principal: Principal, space_id: str, body: SpaceUpdate) -> Row:

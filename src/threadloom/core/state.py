@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NotFound, PreconditionFailed, ValidationFailed
+from ..models import PageQuery
 from ..store import Store
 from ..store.base import Row
 from .auth import Principal
@@ -121,17 +122,15 @@ class StateService:
         principal: Principal,
         space_id: str,
         thread_id: str,
-        limit: int,
-        after: str | None,
-        before: str | None,
+        query: PageQuery,
     ) -> dict[str, Any]:
         principal.require_space(space_id)
         page = await self.store.list_state_versions(
             space_id,
             thread_id,
-            limit,
-            decode_cursor(after, "after", (int,))[0] if after else None,
-            decode_cursor(before, "before", (int,))[0] if before else None,
+            query.limit,
+            decode_cursor(query.after, "after", (int,))[0] if query.after else None,
+            decode_cursor(query.before, "before", (int,))[0] if query.before else None,
         )
         if page is None:
             raise NotFound(f"thread {thread_id!r} does not exist")

@@ -3,46 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..ids import new_id
-from ..models import MessageCreate, ThreadCreate, ThreadUpdate
+from ..models import (
+    MessageCreate,
+    MessageListQuery,
+    ThreadCreate,
+    ThreadListQuery,
+    ThreadUpdate,
+)
 from ..store import Store
-from ..store.base import MessageQuery, Order, PageSlice, Row, ThreadQuery, format_ts, utc_now
+from ..store.base import MessageQuery, PageSlice, Row, ThreadQuery, format_ts, utc_now
 from .auth import Principal
 from .cursors import decode_cursor, encode_cursor
 from .limits import LimitChecker
 from .pages import page_of
 from .spaces import merge_keys
 
-__all__ = ["MessageListParams", "ThreadListParams", "ThreadService", "messages_page"]
+__all__ = ["ThreadService", "messages_page"]
 
 _BAD_METADATA_KEY = frozenset('"\\')
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadListParams:
-    limit: int = 20
-    status: Literal["active", "archived", "all"] = "active"
-    owner_id: str | None = None
-    metadata: Sequence[tuple[str, str]] = ()
-    q: str | None = None
-    order_by: Literal["updated_at", "created_at"] = "updated_at"
-    order: Order = "desc"
-    after: str | None = None
-    before: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MessageListParams:
-    limit: int = 20
-    order: Order = "asc"
-    after: str | None = None
-    before: str | None = None
-    include_private: bool = False
-    role: str | None = None
 
 
 def _message_cursor(row: Row) -> str:
@@ -97,7 +79,7 @@ class ThreadService:
         return row
 
     async def list_threads(
-        self, principal: Principal, space_id: str, params: ThreadListParams
+        self, principal: Principal, space_id: str, params: ThreadListQuery
     ) -> dict[str, Any]:
         principal.require_space(space_id)
         for key, _ in params.metadata:
@@ -191,7 +173,7 @@ class ThreadService:
         return await self.store.append_messages(space_id, thread_id, messages)
 
     async def list_messages(
-        self, principal: Principal, space_id: str, thread_id: str, params: MessageListParams
+        self, principal: Principal, space_id: str, thread_id: str, params: MessageListQuery
     ) -> dict[str, Any]:
         principal.require_space(space_id)
         if params.include_private and not principal.sees_private:

@@ -10,10 +10,9 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..core.auth import Principal
 from ..core.idempotency import fingerprint
-from ..core.services import Services
 from ..models import Problem
+from .deps import RequestContext
 
 __all__ = [
     "PROBLEM_MEDIA_TYPE",
@@ -61,15 +60,14 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 async def idempotent_create(
-    services: Services,
-    principal: Principal,
-    key: str | None,
+    ctx: RequestContext,
     request: Request,
     body: BaseModel | None,
     make: Callable[[], Awaitable[Any]],
     status_code: int = 201,
 ) -> Response:
     """Run a create under its Idempotency-Key (if any) and answer 201 with its result."""
+    key = ctx.idempotency_key
 
     async def handler() -> tuple[int, bytes]:
         return status_code, orjson.dumps(await make())
@@ -78,6 +76,6 @@ async def idempotent_create(
     if key is not None:
         payload = body.model_dump(mode="json") if body is not None else None
         request_hash = fingerprint(request.method, request.url.path, payload)
-    result = await services.idempotency.run(principal.scope, key, request_hash, handler)
+    result = await ctx.services.idempotency.run(ctx.principal.scope, key, request_hash, handler)
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return RawJSONResponse(result.body, status_code=result.status, headers=headers)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from ...core.services import Services
 from ...errors import ServiceUnavailable
-from ..deps import ServicesDep
 from ..responses import json_response, problems
 
 router = APIRouter(tags=["health"])
@@ -18,7 +18,8 @@ async def healthz() -> Response:
 
 
 @router.get("/readyz", summary="The database answers", responses=problems(503))
-async def readyz(services: ServicesDep) -> Response:
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
     try:
         await services.store.ping()
     except ServiceUnavailable:

@@ -6,29 +6,27 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from ...models import ApiKey, ApiKeyCreate, ApiKeyCreated
-from ..deps import PrincipalDep, ServicesDep
+from ..deps import Ctx
 from ..responses import json_response, problems
 
 router = APIRouter(prefix="/v1/keys", tags=["api keys"])
 
 
 @router.post("", status_code=201, response_model=ApiKeyCreated, responses=problems(403, 404))
-async def create_key(
-    body: ApiKeyCreate, principal: PrincipalDep, services: ServicesDep
-) -> Response:
-    principal.require_admin()
-    secret, row = await services.keys.create(body.role, body.space_id, body.name)
+async def create_key(body: ApiKeyCreate, ctx: Ctx) -> Response:
+    ctx.principal.require_admin()
+    secret, row = await ctx.services.keys.create(body.role, body.space_id, body.name)
     return json_response({**row, "key": secret}, status_code=201)
 
 
 @router.get("", response_model=list[ApiKey], responses=problems(403))
-async def list_keys(principal: PrincipalDep, services: ServicesDep) -> Response:
-    principal.require_admin()
-    return json_response(await services.keys.list_keys())
+async def list_keys(ctx: Ctx) -> Response:
+    ctx.principal.require_admin()
+    return json_response(await ctx.services.keys.list_keys())
 
 
 @router.delete("/{key_id}", status_code=204, responses=problems(403, 404))
-async def revoke_key(key_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    principal.require_admin()
-    await services.keys.revoke(key_id)
+async def revoke_key(key_id: str, ctx: Ctx) -> Response:
+    ctx.principal.require_admin()
+    await ctx.services.keys.revoke(key_id)
     return Response(status_code=204)

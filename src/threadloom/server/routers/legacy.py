@@ -16,7 +16,7 @@ from ...models import (
     MessageCreate,
     ThreadCreate,
 )
-from ..deps import IdempotencyKey, PrincipalDep, ServicesDep, ThreadId
+from ..deps import IDEMPOTENCY_OPENAPI, Ctx, ThreadId
 from ..responses import idempotent_create, json_response, problems
 
 router = APIRouter(prefix="/threads", tags=["original thread API"])
@@ -26,14 +26,15 @@ def _space(principal: Principal) -> str:
     return principal.space_id or DEFAULT_SPACE
 
 
-@router.post("/", response_model=LegacyThread, responses=problems(403, 409, 413))
-async def create_thread(
-    body: LegacyThreadCreate,
-    request: Request,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    key: IdempotencyKey,
-) -> Response:
+@router.post(
+    "/",
+    response_model=LegacyThread,
+    responses=problems(403, 409, 413),
+    openapi_extra=IDEMPOTENCY_OPENAPI,
+)
+async def create_thread(body: LegacyThreadCreate, request: Request, ctx: Ctx) -> Response:
+    principal, services = ctx.principal, ctx.services
+
     async def make() -> object:
         messages = []
         if body.initial_message is not None:
@@ -47,28 +48,21 @@ async def create_thread(
         )
         return {"thread_id": thread["id"], "state": thread["state"]}
 
-    return await idempotent_create(services, principal, key, request, body, make, 200)
+    return await idempotent_create(ctx, request, body, make, 200)
 
 
 @router.get("/{thread_id}", response_model=LegacyThread, responses=problems(404))
-async def get_thread(
-    thread_id: ThreadId, principal: PrincipalDep, services: ServicesDep
-) -> Response:
-    row = await services.state.get(principal, _space(principal), thread_id)
+async def get_thread(thread_id: ThreadId, ctx: Ctx) -> Response:
+    row = await ctx.services.state.get(ctx.principal, _space(ctx.principal), thread_id)
     return json_response({"thread_id": thread_id, "state": row["state"]})
 
 
 @router.put("/{thread_id}", response_model=LegacyThread, responses=problems(403, 404, 412))
-async def update_thread(
-    thread_id: ThreadId,
-    body: LegacyThreadUpdate,
-    principal: PrincipalDep,
-    services: ServicesDep,
-) -> Response:
+async def update_thread(thread_id: ThreadId, body: LegacyThreadUpdate, ctx: Ctx) -> Response:
     if body.thread_id is not None and body.thread_id != thread_id:
         raise ValidationFailed(
             f"thread_id in the body ({body.thread_id!r}) does not match the URL ({thread_id!r})",
             errors=[{"loc": ["body", "thread_id"], "msg": "does not match the URL"}],
         )
-    row = await services.state.put(principal, _space(principal), thread_id, body.state)
+    row = await ctx.services.state.put(ctx.principal, _space(ctx.principal), thread_id, body.state)
     return json_response({"thread_id": thread_id, "state": row["state"]})

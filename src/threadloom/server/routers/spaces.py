@@ -4,60 +4,56 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from ...models import Page, Space, SpaceCreate, SpaceUpdate
-from ..deps import IdempotencyKey, PrincipalDep, ServicesDep, SpaceId
+from ...models import Page, PageQuery, Space, SpaceCreate, SpaceUpdate
+from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId
+from ..queries import query_openapi, query_parser
 from ..responses import idempotent_create, json_response, problems
 
 router = APIRouter(prefix="/v1/spaces", tags=["spaces"])
 
 
-@router.post("", status_code=201, response_model=Space, responses=problems(403, 409))
-async def create_space(
-    body: SpaceCreate,
-    request: Request,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    key: IdempotencyKey,
-) -> Response:
+@router.post(
+    "",
+    status_code=201,
+    response_model=Space,
+    responses=problems(403, 409),
+    openapi_extra=IDEMPOTENCY_OPENAPI,
+)
+async def create_space(body: SpaceCreate, request: Request, ctx: Ctx) -> Response:
     return await idempotent_create(
-        services, principal, key, request, body, lambda: services.spaces.create(principal, body)
+        ctx, request, body, lambda: ctx.services.spaces.create(ctx.principal, body)
     )
 
 
-@router.get("", response_model=Page[Space], responses=problems())
+@router.get(
+    "", response_model=Page[Space], responses=problems(), openapi_extra=query_openapi(PageQuery)
+)
 async def list_spaces(
-    principal: PrincipalDep,
-    services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    after: str | None = None,
-    before: str | None = None,
+    ctx: Ctx, query: Annotated[PageQuery, Depends(query_parser(PageQuery))]
 ) -> Response:
-    return json_response(await services.spaces.list_spaces(principal, limit, after, before))
+    return json_response(await ctx.services.spaces.list_spaces(ctx.principal, query))
 
 
 @router.get("/{space_id}", response_model=Space, responses=problems(404))
-async def get_space(space_id: SpaceId, principal: PrincipalDep, services: ServicesDep) -> Response:
-    return json_response(await services.spaces.get(principal, space_id))
+async def get_space(space_id: SpaceId, ctx: Ctx) -> Response:
+    return json_response(await ctx.services.spaces.get(ctx.principal, space_id))
 
 
 @router.patch("/{space_id}", response_model=Space, responses=problems(403, 404))
-async def update_space(
-    space_id: SpaceId, body: SpaceUpdate, principal: PrincipalDep, services: ServicesDep
-) -> Response:
-    return json_response(await services.spaces.update(principal, space_id, body))
+async def update_space(space_id: SpaceId, body: SpaceUpdate, ctx: Ctx) -> Response:
+    return json_response(await ctx.services.spaces.update(ctx.principal, space_id, body))
 
 
 @router.delete("/{space_id}", status_code=204, responses=problems(403, 404, 409))
 async def delete_space(
     space_id: SpaceId,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    ctx: Ctx,
     force: Annotated[
         bool, Query(description="Also delete every thread and message in the space.")
     ] = False,
 ) -> Response:
-    await services.spaces.delete(principal, space_id, force)
+    await ctx.services.spaces.delete(ctx.principal, space_id, force)
     return Response(status_code=204)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Query
+from fastapi import APIRouter, Body, Depends, Header
 from starlette.responses import Response
 
 from ...core.state import etag
-from ...models import Page, State, StatePut, StateVersion
-from ..deps import PrincipalDep, ServicesDep, SpaceId, ThreadId
+from ...models import Page, PageQuery, State, StatePut, StateVersion
+from ..deps import Ctx, SpaceId, ThreadId
+from ..queries import query_openapi, query_parser
 from ..responses import json_response, problems
 
 router = APIRouter(prefix="/v1/spaces/{space_id}/threads/{thread_id}/state", tags=["state"])
@@ -25,10 +26,8 @@ def _state_response(row: dict[str, Any]) -> Response:
 
 
 @router.get("", response_model=State, responses=problems(404))
-async def get_state(
-    space_id: SpaceId, thread_id: ThreadId, principal: PrincipalDep, services: ServicesDep
-) -> Response:
-    return _state_response(await services.state.get(principal, space_id, thread_id))
+async def get_state(space_id: SpaceId, thread_id: ThreadId, ctx: Ctx) -> Response:
+    return _state_response(await ctx.services.state.get(ctx.principal, space_id, thread_id))
 
 
 @router.put("", response_model=State, responses=problems(403, 404, 409, 412, 413))
@@ -36,11 +35,11 @@ async def put_state(
     space_id: SpaceId,
     thread_id: ThreadId,
     body: StatePut,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    ctx: Ctx,
     if_match: IfMatch = None,
 ) -> Response:
-    row = await services.state.put(principal, space_id, thread_id, body.state, if_match)
+    state = ctx.services.state
+    row = await state.put(ctx.principal, space_id, thread_id, body.state, if_match)
     return _state_response(row)
 
 
@@ -48,23 +47,16 @@ async def put_state(
     "",
     response_model=State,
     summary="Apply an RFC 7396 JSON merge patch to the state",
-    openapi_extra={
-        "requestBody": {
-            "content": {"application/merge-patch+json": {"schema": {}}},
-            "required": True,
-        }
-    },
     responses=problems(403, 404, 409, 412, 413),
 )
 async def patch_state(
     space_id: SpaceId,
     thread_id: ThreadId,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    ctx: Ctx,
     patch: Annotated[Any, Body(media_type="application/merge-patch+json")],
     if_match: IfMatch = None,
 ) -> Response:
-    row = await services.state.patch(principal, space_id, thread_id, patch, if_match)
+    row = await ctx.services.state.patch(ctx.principal, space_id, thread_id, patch, if_match)
     return _state_response(row)
 
 
@@ -73,15 +65,13 @@ async def patch_state(
     response_model=Page[StateVersion],
     summary="Earlier versions of the state, newest first",
     responses=problems(404),
+    openapi_extra=query_openapi(PageQuery),
 )
 async def state_history(
     space_id: SpaceId,
     thread_id: ThreadId,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    after: str | None = None,
-    before: str | None = None,
+    ctx: Ctx,
+    query: Annotated[PageQuery, Depends(query_parser(PageQuery))],
 ) -> Response:
-    page = await services.state.history(principal, space_id, thread_id, limit, after, before)
+    page = await ctx.services.state.history(ctx.principal, space_id, thread_id, query)
     return json_response(page)

@@ -2,40 +2,67 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from ...core.threads import ThreadListParams
 from ...models import (
     Page,
     Thread,
     ThreadCreate,
+    ThreadListQuery,
     ThreadUpdate,
     ThreadWithMessage,
     ThreadWithMessageCreate,
 )
-from ..deps import IdempotencyKey, PrincipalDep, ServicesDep, SpaceId, ThreadId
+from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId, ThreadId
+from ..queries import query_openapi, query_parser
 from ..responses import idempotent_create, json_response, problems
 
 router = APIRouter(prefix="/v1/spaces/{space_id}/threads", tags=["threads"])
+_parse_list_query = query_parser(ThreadListQuery)
 
 
-@router.post("", status_code=201, response_model=Thread, responses=problems(403, 404, 409, 413))
+async def thread_list_query(request: Request) -> ThreadListQuery:
+    query = await _parse_list_query(request)
+    metadata = tuple(
+        (name[len("metadata[") : -1], value)
+        for name, value in request.query_params.multi_items()
+        if name.startswith("metadata[") and name.endswith("]")
+    )
+    return query.model_copy(update={"metadata": metadata}) if metadata else query
+
+
+_LIST_OPENAPI = query_openapi(ThreadListQuery)
+_LIST_OPENAPI["parameters"].append(
+    {
+        "name": "metadata[KEY]",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Only threads whose metadata KEY has this value (its text form: "
+        "strings as they are, numbers as written, true/false). Several may be given; all "
+        "must match.",
+    }
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Thread,
+    responses=problems(403, 404, 409, 413),
+    openapi_extra=IDEMPOTENCY_OPENAPI,
+)
 async def create_thread(
-    space_id: SpaceId,
-    body: ThreadCreate,
-    request: Request,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    key: IdempotencyKey,
+    space_id: SpaceId, body: ThreadCreate, request: Request, ctx: Ctx
 ) -> Response:
     async def make() -> object:
-        thread, _ = await services.threads.create(principal, space_id, body)
+        thread, _ = await ctx.services.threads.create(ctx.principal, space_id, body)
         return thread
 
-    return await idempotent_create(services, principal, key, request, body, make)
+    return await idempotent_create(ctx, request, body, make)
 
 
 @router.post(
@@ -44,80 +71,45 @@ async def create_thread(
     response_model=ThreadWithMessage,
     summary="Create a thread and its first message atomically",
     responses=problems(403, 404, 409, 413),
+    openapi_extra=IDEMPOTENCY_OPENAPI,
 )
 async def create_thread_with_message(
-    space_id: SpaceId,
-    body: ThreadWithMessageCreate,
-    request: Request,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    key: IdempotencyKey,
+    space_id: SpaceId, body: ThreadWithMessageCreate, request: Request, ctx: Ctx
 ) -> Response:
     async def make() -> object:
-        thread, messages = await services.threads.create(
-            principal, space_id, body.thread, [body.message], loc=("thread",)
+        thread, messages = await ctx.services.threads.create(
+            ctx.principal, space_id, body.thread, [body.message], loc=("thread",)
         )
         return {"thread": thread, "message": messages[0]}
 
-    return await idempotent_create(services, principal, key, request, body, make)
+    return await idempotent_create(ctx, request, body, make)
 
 
 @router.get(
     "",
     response_model=Page[Thread],
     responses=problems(404),
-    description="Filter by metadata with `metadata[KEY]=VALUE` (exact match on the value's "
-    "text form; several allowed, all must match).",
+    openapi_extra=_LIST_OPENAPI,
 )
 async def list_threads(
     space_id: SpaceId,
-    request: Request,
-    principal: PrincipalDep,
-    services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    status: Literal["active", "archived", "all"] = "active",
-    owner_id: str | None = None,
-    q: Annotated[str | None, Query(description="Substring of the title.")] = None,
-    order_by: Literal["updated_at", "created_at"] = "updated_at",
-    order: Literal["asc", "desc"] = "desc",
-    after: str | None = None,
-    before: str | None = None,
+    ctx: Ctx,
+    query: Annotated[ThreadListQuery, Depends(thread_list_query)],
 ) -> Response:
-    metadata = [
-        (name[len("metadata[") : -1], value)
-        for name, value in request.query_params.multi_items()
-        if name.startswith("metadata[") and name.endswith("]")
-    ]
-    params = ThreadListParams(
-        limit=limit,
-        status=status,
-        owner_id=owner_id,
-        metadata=metadata,
-        q=q,
-        order_by=order_by,
-        order=order,
-        after=after,
-        before=before,
-    )
-    return json_response(await services.threads.list_threads(principal, space_id, params))
+    return json_response(await ctx.services.threads.list_threads(ctx.principal, space_id, query))
 
 
 @router.get("/{thread_id}", response_model=Thread, responses=problems(404))
-async def get_thread(
-    space_id: SpaceId, thread_id: ThreadId, principal: PrincipalDep, services: ServicesDep
-) -> Response:
-    return json_response(await services.threads.get(principal, space_id, thread_id))
+async def get_thread(space_id: SpaceId, thread_id: ThreadId, ctx: Ctx) -> Response:
+    return json_response(await ctx.services.threads.get(ctx.principal, space_id, thread_id))
 
 
 @router.patch("/{thread_id}", response_model=Thread, responses=problems(403, 404, 413))
 async def update_thread(
-    space_id: SpaceId,
-    thread_id: ThreadId,
-    body: ThreadUpdate,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    space_id: SpaceId, thread_id: ThreadId, body: ThreadUpdate, ctx: Ctx
 ) -> Response:
-    return json_response(await services.threads.update(principal, space_id, thread_id, body))
+    row = await ctx.services.threads.update(ctx.principal, space_id, thread_id, body)
+    return json_response(row)
 
 
 @router.delete(
@@ -129,20 +121,19 @@ async def update_thread(
 async def delete_thread(
     space_id: SpaceId,
     thread_id: ThreadId,
-    principal: PrincipalDep,
-    services: ServicesDep,
+    ctx: Ctx,
     purge: Annotated[
         bool, Query(description="Delete the thread and all its messages for good.")
     ] = False,
 ) -> Response:
+    threads = ctx.services.threads
     if purge:
-        await services.threads.purge(principal, space_id, thread_id)
+        await threads.purge(ctx.principal, space_id, thread_id)
         return Response(status_code=204)
-    return json_response(await services.threads.set_status(principal, space_id, thread_id, True))
+    return json_response(await threads.set_status(ctx.principal, space_id, thread_id, True))
 
 
 @router.post("/{thread_id}/restore", response_model=Thread, responses=problems(403, 404))
-async def restore_thread(
-    space_id: SpaceId, thread_id: ThreadId, principal: PrincipalDep, services: ServicesDep
-) -> Response:
-    return json_response(await services.threads.set_status(principal, space_id, thread_id, False))
+async def restore_thread(space_id: SpaceId, thread_id: ThreadId, ctx: Ctx) -> Response:
+    threads = ctx.services.threads
+    return json_response(await threads.set_status(ctx.principal, space_id, thread_id, False))
