@@ -54,11 +54,19 @@ if TYPE_CHECKING:
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
 
+
+def _wire_ts(column: str) -> str:
+    """A timestamp column formatted by PostgreSQL as the wire's RFC 3339 text. Formatting
+    in C costs a fraction of building a datetime and formatting it in Python, which on a
+    page of rows is most of the read."""
+    return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
 _THREAD_COLUMNS = (
     "pk, space_id, id, title, owner_id, public, status, metadata, state, state_version,"
-    " role_mapping, message_count, created_at, updated_at, archived_at"
+    f" role_mapping, message_count, {_wire_ts('created_at')}, {_wire_ts('updated_at')},"
+    f" {_wire_ts('archived_at')}"
 )
-_MESSAGE_COLUMNS = "id, seq, role, content, images, private, metadata, created_at"
 _SPACE_COLUMNS = "id, name, metadata, created_at"
 _KEY_COLUMNS = "id, name, role, space_id, prefix, created_at, revoked_at"
 _TIMESTAMP_COLUMNS = frozenset({"archived_at"})
@@ -136,6 +144,12 @@ RETURNING 1
 """
 
 
+async def _keep_session(_connection: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Returning a connection to the pool skips asyncpg's default reset query (``RESET ALL``,
+    ``UNLISTEN *``, ...): one round trip per request for nothing, since this store never
+    changes session state. An open transaction is still rolled back by asyncpg itself."""
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -163,9 +177,9 @@ def _thread(r: Record) -> Row:
         "state_version": r[9],
         "role_mapping": r[10],
         "message_count": r[11],
-        "created_at": format_ts(r[12]),
-        "updated_at": format_ts(r[13]),
-        "archived_at": _ts(r[14]),
+        "created_at": r[12],
+        "updated_at": r[13],
+        "archived_at": r[14],
     }
 
 
@@ -180,7 +194,7 @@ def _message(r: Record, thread_id: str, offset: int = 0) -> Row:
         "images": r[offset + 4],
         "private": r[offset + 5],
         "metadata": r[offset + 6],
-        "created_at": format_ts(r[offset + 7]),
+        "created_at": r[offset + 7],
     }
 
 
@@ -299,6 +313,7 @@ class PostgresStore:
                 min_size=min(2, self._pool_size),
                 max_size=self._pool_size,
                 init=_init_connection,
+                reset=_keep_session,
                 server_settings={"application_name": "threadloom"},
             )
         except _UNAVAILABLE as exc:
@@ -627,7 +642,8 @@ class PostgresStore:
         # One round trip: no row means no thread; one row of NULLs means no messages.
         sql = (
             f"SELECT t.pk, p.* FROM threads t LEFT JOIN LATERAL ("
-            "SELECT m.id, m.seq, m.role, m.content, m.images, m.private, m.metadata, m.created_at"
+            "SELECT m.id, m.seq, m.role, m.content, m.images, m.private, m.metadata,"
+            f" {_wire_ts('m.created_at')} AS created_at"
             f" FROM messages m WHERE {' AND '.join(where)}"
             f" ORDER BY m.seq {plan.direction} LIMIT $3) p ON true"
             f" WHERE t.space_id = $1 AND t.id = $2 ORDER BY p.seq {plan.direction}"
