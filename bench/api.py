@@ -297,8 +297,10 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        bare = bench_bare(args.duration, tmp)
-        results = [bare]
+        # The yardstick is measured before and after the backends and averaged, so a
+        # machine that speeds up or slows down during the run skews the ratios less.
+        first = bench_bare(args.duration, tmp)
+        results: list[Result] = []
         if "sqlite" in backends:
             results += bench_backend("sqlite", f"sqlite:///{tmp / 'bench.db'}", args.duration, tmp)
         if "postgres" in backends:
@@ -309,6 +311,17 @@ def main() -> None:
                 results += bench_backend("postgres", url, args.duration, tmp)
             finally:
                 asyncio.run(_admin(pg_server, f'DROP DATABASE "{name}" WITH (FORCE)'))
+        last = bench_bare(args.duration, tmp)
+    bare = Result(
+        "bare FastAPI endpoint",
+        "-",
+        (first.rps + last.rps) / 2,
+        (first.p50_ms + last.p50_ms) / 2,
+        (first.p99_ms + last.p99_ms) / 2,
+        first.errors + last.errors,
+    )
+    results.insert(0, bare)
+    print(f"bare endpoint: {first.rps:.0f} req/s before, {last.rps:.0f} req/s after")
     print(f"\n{CONNECTIONS} connections, 1 uvicorn worker, {args.duration} s per scenario\n")
     header = (
         f"| {'scenario':<28} | {'database':<8} | {'req/s':>8} | {'p50 ms':>7} |"

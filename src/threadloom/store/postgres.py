@@ -124,14 +124,16 @@ WITH saved AS (
     INSERT INTO state_versions (thread_pk, version, state, created_at)
     SELECT pk, state_version, state, coalesce(state_updated_at, $3::timestamptz)
     FROM threads
-    WHERE pk = $1 AND state_version > 0 AND state_version > $4::integer
+    WHERE pk = $1 AND state_version = $5::integer AND state_version > 0
+        AND state_version > $4::integer
+    ON CONFLICT DO NOTHING
 ), pruned AS (
     DELETE FROM state_versions WHERE thread_pk = $1 AND version <= $4::integer
 )
 UPDATE threads
 SET state = $2::jsonb, state_version = state_version + 1, state_updated_at = $3::timestamptz,
     updated_at = $3::timestamptz
-WHERE pk = $1
+WHERE pk = $1 AND state_version = $5::integer AND status = 'active'
 """
 
 _IDEMPOTENCY_BEGIN_SQL = """
@@ -676,11 +678,14 @@ class PostgresStore:
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
     ) -> Row | None:
-        now = utc_now()
-        async with self._transaction() as db:
-            r = await db.fetchrow(
+        # Optimistic: read, compute, then write only if the version is still the one read
+        # (two round trips, no transaction held open while Python computes). A writer that
+        # lost the race reads again, so If-Match and merge patches see the newest state.
+        while True:
+            now = utc_now()
+            r = await self._fetchrow(
                 "SELECT pk, status, state, state_version FROM threads"
-                " WHERE space_id = $1 AND id = $2 FOR UPDATE",
+                " WHERE space_id = $1 AND id = $2",
                 space_id,
                 thread_id,
             )
@@ -690,9 +695,13 @@ class PostgresStore:
             if status != "active":
                 raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
             new_state = mutate(old_state, version)
-            # Saves the current version (server-side copy) unless pruning would drop it
-            # at once, prunes old versions and writes the new state.
-            await db.execute(_WRITE_STATE_SQL, pk, new_state, now, version - keep_versions)
+            # Saves the current version (unless pruning would drop it at once), prunes old
+            # versions and writes the new state, all in one statement.
+            result = await self._execute(
+                _WRITE_STATE_SQL, pk, new_state, now, version - keep_versions, version
+            )
+            if result == "UPDATE 1":
+                break
         return {
             "object": "thread.state",
             "thread_id": thread_id,
