@@ -26,6 +26,7 @@ __all__ = [
     "ThreadQuery",
     "format_ts",
     "keyset_plan",
+    "like_pattern",
     "parse_ts",
     "slice_page",
     "utc_now",
@@ -49,6 +50,12 @@ def format_ts(value: datetime) -> str:
 
 def parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def like_pattern(text: str) -> str:
+    """``text`` as a LIKE pattern matching it anywhere, escaped with a backslash."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,270 @@
+"""Messages and thread state on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import NotFound, ThreadArchived
+from ...ids import new_id
+from ...models import MessageCreate
+from ..base import (
+    MessageQuery,
+    PageSlice,
+    Row,
+    StateMutation,
+    format_ts,
+    keyset_plan,
+    slice_page,
+    utc_now,
+)
+from .connection import PostgresBase, Record, _dumps, _ts, _wire_ts
+
+__all__ = ["MessageStoreMixin"]
+
+_APPEND_SQL = """
+WITH t AS (
+    UPDATE threads
+    SET last_seq = last_seq + $3::bigint,
+        message_count = message_count + $3::bigint,
+        updated_at = $4::timestamptz
+    WHERE space_id = $1 AND id = $2 AND status = 'active'
+    RETURNING pk, last_seq
+)
+INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata, created_at)
+SELECT m.id, t.pk, t.last_seq - $3::bigint + m.ord, m.role, m.content, m.images::jsonb,
+       m.private, m.metadata::jsonb, $4::timestamptz
+FROM t, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
+    WITH ORDINALITY AS m(id, role, content, images, private, metadata, ord)
+RETURNING id, seq
+"""
+
+_WRITE_STATE_SQL = """
+WITH saved AS (
+    INSERT INTO state_versions (thread_pk, version, state, created_at)
+    SELECT pk, state_version, state, coalesce(state_updated_at, $3::timestamptz)
+    FROM threads
+    WHERE pk = $1 AND state_version = $5::integer AND state_version > 0
+        AND state_version > $4::integer
+    ON CONFLICT DO NOTHING
+), pruned AS (
+    DELETE FROM state_versions WHERE thread_pk = $1 AND version <= $4::integer
+)
+UPDATE threads
+SET state = $2::jsonb, state_version = state_version + 1, state_updated_at = $3::timestamptz,
+    updated_at = $3::timestamptz
+WHERE pk = $1 AND state_version = $5::integer AND status = 'active'
+"""
+
+
+def _message(r: Record, thread_id: str, offset: int = 0) -> Row:
+    return {
+        "object": "message",
+        "id": r[offset],
+        "thread_id": thread_id,
+        "seq": r[offset + 1],
+        "role": r[offset + 2],
+        "content": r[offset + 3],
+        "images": r[offset + 4],
+        "private": r[offset + 5],
+        "metadata": r[offset + 6],
+        "created_at": r[offset + 7],
+    }
+
+
+def _message_arrays(
+    messages: Sequence[MessageCreate],
+) -> tuple[list[str], list[str], list[str], list[str], list[bool], list[str]]:
+    return (
+        [new_id("msg") for _ in messages],
+        [m.role for m in messages],
+        [m.content for m in messages],
+        [_dumps(m.images) for m in messages],
+        [m.private for m in messages],
+        [_dumps(m.metadata) for m in messages],
+    )
+
+
+def _stored_messages(
+    thread_id: str,
+    ids: Sequence[str],
+    seqs: Sequence[int],
+    messages: Sequence[MessageCreate],
+    now: str,
+) -> list[Row]:
+    return [
+        {
+            "object": "message",
+            "id": message_id,
+            "thread_id": thread_id,
+            "seq": seq,
+            "role": m.role,
+            "content": m.content,
+            "images": m.images,
+            "private": m.private,
+            "metadata": m.metadata,
+            "created_at": now,
+        }
+        for message_id, seq, m in zip(ids, seqs, messages, strict=True)
+    ]
+
+
+class MessageStoreMixin(PostgresBase):
+    # messages ---------------------------------------------------------------------------
+
+    async def _writable_thread(self, space_id: str, thread_id: str) -> bool:
+        """Raise NotFound or ThreadArchived; True when the thread is (now) active."""
+        status = await self._fetchval(
+            "SELECT status FROM threads WHERE space_id = $1 AND id = $2", space_id, thread_id
+        )
+        if status is None:
+            raise NotFound(f"thread {thread_id!r} does not exist")
+        if status != "active":
+            raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+        return True
+
+    async def append_messages(
+        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    ) -> list[Row]:
+        if not messages:
+            await self._writable_thread(space_id, thread_id)
+            return []
+        arrays = _message_arrays(messages)
+        while True:
+            now = utc_now()
+            rows = await self._fetch(_APPEND_SQL, space_id, thread_id, len(messages), now, *arrays)
+            if rows:
+                break
+            # Nothing inserted: the thread is missing or archived (this raises), or it was
+            # restored between the two statements, in which case append again.
+            await self._writable_thread(space_id, thread_id)
+        seq_of = {r[0]: r[1] for r in rows}
+        seqs = [seq_of[message_id] for message_id in arrays[0]]
+        return _stored_messages(thread_id, arrays[0], seqs, messages, format_ts(now))
+
+    async def list_messages(
+        self, space_id: str, thread_id: str, query: MessageQuery
+    ) -> PageSlice | None:
+        plan = keyset_plan(
+            query.order,
+            has_after=query.after_seq is not None,
+            has_before=query.before_seq is not None,
+        )
+        args: list[Any] = [space_id, thread_id, query.limit + 1]
+        where = ["m.thread_pk = t.pk"]
+        cursor = query.before_seq if query.before_seq is not None else query.after_seq
+        if plan.op and cursor is not None:
+            args.append(cursor)
+            where.append(f"m.seq {plan.op} ${len(args)}::bigint")
+        if not query.include_private:
+            where.append("NOT m.private")
+        if query.role is not None:
+            args.append(query.role)
+            where.append(f"m.role = ${len(args)}::text")
+        # One round trip: no row means no thread; one row of NULLs means no messages.
+        sql = (
+            f"SELECT t.pk, p.* FROM threads t LEFT JOIN LATERAL ("
+            "SELECT m.id, m.seq, m.role, m.content, m.images, m.private, m.metadata,"
+            f" {_wire_ts('m.created_at')} AS created_at"
+            f" FROM messages m WHERE {' AND '.join(where)}"
+            f" ORDER BY m.seq {plan.direction} LIMIT $3) p ON true"
+            f" WHERE t.space_id = $1 AND t.id = $2 ORDER BY p.seq {plan.direction}"
+        )
+        records = await self._fetch(sql, *args)
+        if not records:
+            return None
+        rows = [_message(r, thread_id, 1) for r in records if r[1] is not None]
+        return slice_page(rows, query.limit, plan)
+
+    # state ------------------------------------------------------------------------------
+
+    async def get_state(self, space_id: str, thread_id: str) -> Row | None:
+        r = await self._fetchrow(
+            "SELECT state, state_version, state_updated_at FROM threads"
+            " WHERE space_id = $1 AND id = $2",
+            space_id,
+            thread_id,
+        )
+        if r is None:
+            return None
+        return {
+            "object": "thread.state",
+            "thread_id": thread_id,
+            "state": r[0],
+            "version": r[1],
+            "updated_at": _ts(r[2]),
+        }
+
+    async def write_state(
+        self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
+    ) -> Row | None:
+        # Optimistic: read, compute, then write only if the version is still the one read
+        # (two round trips, no transaction held open while Python computes). A writer that
+        # lost the race reads again, so If-Match and merge patches see the newest state.
+        while True:
+            now = utc_now()
+            r = await self._fetchrow(
+                "SELECT pk, status, state, state_version FROM threads"
+                " WHERE space_id = $1 AND id = $2",
+                space_id,
+                thread_id,
+            )
+            if r is None:
+                return None
+            pk, status, old_state, version = r[0], r[1], r[2], r[3]
+            if status != "active":
+                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+            new_state = mutate(old_state, version)
+            # Saves the current version (unless pruning would drop it at once), prunes old
+            # versions and writes the new state, all in one statement.
+            result = await self._execute(
+                _WRITE_STATE_SQL, pk, new_state, now, version - keep_versions, version
+            )
+            if result == "UPDATE 1":
+                break
+        return {
+            "object": "thread.state",
+            "thread_id": thread_id,
+            "state": new_state,
+            "version": version + 1,
+            "updated_at": format_ts(now),
+        }
+
+    async def list_state_versions(
+        self,
+        space_id: str,
+        thread_id: str,
+        limit: int,
+        after_version: int | None,
+        before_version: int | None,
+    ) -> PageSlice | None:
+        # Newest first: "after" walks towards older versions.
+        plan = keyset_plan(
+            "desc", has_after=after_version is not None, has_before=before_version is not None
+        )
+        args: list[Any] = [space_id, thread_id, limit + 1]
+        where = "v.thread_pk = t.pk"
+        cursor = before_version if before_version is not None else after_version
+        if plan.op and cursor is not None:
+            args.append(cursor)
+            where += f" AND v.version {plan.op} $4::integer"
+        sql = (
+            "SELECT t.pk, p.version, p.state, p.created_at FROM threads t LEFT JOIN LATERAL ("
+            f"SELECT v.version, v.state, v.created_at FROM state_versions v WHERE {where}"
+            f" ORDER BY v.version {plan.direction} LIMIT $3) p ON true"
+            f" WHERE t.space_id = $1 AND t.id = $2 ORDER BY p.version {plan.direction}"
+        )
+        records = await self._fetch(sql, *args)
+        if not records:
+            return None
+        rows = [
+            {
+                "object": "thread.state.version",
+                "version": r[1],
+                "created_at": format_ts(r[3]),
+                "state": r[2],
+            }
+            for r in records
+            if r[1] is not None
+        ]
+        return slice_page(rows, limit, plan)

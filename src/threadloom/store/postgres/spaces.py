@@ -1,0 +1,109 @@
+"""Spaces on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from ...errors import AlreadyExists, Conflict
+from ..base import PageSlice, Row, format_ts, keyset_plan, slice_page, utc_now
+from .connection import PostgresBase, Record, _count
+
+__all__ = ["SpaceStoreMixin"]
+
+_SPACE_COLUMNS = "id, name, metadata, created_at"
+
+
+def _space(r: Record) -> Row:
+    return {
+        "object": "space",
+        "id": r[0],
+        "name": r[1],
+        "metadata": r[2],
+        "created_at": format_ts(r[3]),
+    }
+
+
+class SpaceStoreMixin(PostgresBase):
+    # spaces -----------------------------------------------------------------------------
+
+    async def create_space(self, space_id: str, name: str, metadata: dict[str, Any]) -> Row:
+        now = utc_now()
+        try:
+            await self._execute(
+                "INSERT INTO spaces (id, name, metadata, created_at) VALUES ($1, $2, $3, $4)",
+                space_id,
+                name,
+                metadata,
+                now,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyExists(f"space {space_id!r} already exists") from exc
+        return {
+            "object": "space",
+            "id": space_id,
+            "name": name,
+            "metadata": metadata,
+            "created_at": format_ts(now),
+        }
+
+    async def get_space(self, space_id: str) -> Row | None:
+        r = await self._fetchrow(f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = $1", space_id)
+        return _space(r) if r is not None else None
+
+    async def list_spaces(
+        self, limit: int, after: str | None, before: str | None, only: str | None
+    ) -> PageSlice:
+        plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
+        where: list[str] = []
+        args: list[Any] = []
+        if only is not None:
+            args.append(only)
+            where.append(f"id = ${len(args)}")
+        cursor = before if before is not None else after
+        if plan.op and cursor is not None:
+            args.append(cursor)
+            where.append(f"id {plan.op} ${len(args)}")
+        sql = f"SELECT {_SPACE_COLUMNS} FROM spaces"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        args.append(limit + 1)
+        sql += f" ORDER BY id {plan.direction} LIMIT ${len(args)}"
+        rows = [_space(r) for r in await self._fetch(sql, *args)]
+        return slice_page(rows, limit, plan)
+
+    async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None:
+        async with self._transaction() as db:
+            r = await db.fetchrow(
+                f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = $1 FOR UPDATE", space_id
+            )
+            if r is None:
+                return None
+            space = _space(r)
+            space.update(mutate(space))
+            await db.execute(
+                "UPDATE spaces SET name = $1, metadata = $2 WHERE id = $3",
+                space["name"],
+                space["metadata"],
+                space_id,
+            )
+        return space
+
+    async def delete_space(self, space_id: str, force: bool) -> bool:
+        async with self._transaction() as db:
+            # Locking the space row waits for (and then blocks) threads being created in it,
+            # so the emptiness check below cannot miss one.
+            if await db.fetchval("SELECT 1 FROM spaces WHERE id = $1 FOR UPDATE", space_id) is None:
+                return False
+            if not force:
+                busy = await db.fetchval(
+                    "SELECT 1 FROM threads WHERE space_id = $1 LIMIT 1", space_id
+                )
+                if busy is not None:
+                    raise Conflict(
+                        f"space {space_id!r} still has threads; delete with force=true to "
+                        "remove it with everything in it"
+                    )
+            return _count(await db.execute("DELETE FROM spaces WHERE id = $1", space_id)) > 0

@@ -1,0 +1,224 @@
+"""Threads on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from ...errors import AlreadyExists, NotFound
+from ...models import MessageCreate, ThreadCreate
+from ..base import (
+    THREAD_COLUMNS_UPDATABLE,
+    PageSlice,
+    Row,
+    ThreadMutation,
+    ThreadQuery,
+    format_ts,
+    keyset_plan,
+    like_pattern,
+    parse_ts,
+    slice_page,
+    utc_now,
+)
+from .connection import PostgresBase, Record, _count, _wire_ts
+from .messages import _message_arrays, _stored_messages
+
+__all__ = ["ThreadStoreMixin"]
+
+_THREAD_COLUMNS = (
+    "pk, space_id, id, title, owner_id, public, status, metadata, state, state_version,"
+    f" role_mapping, message_count, {_wire_ts('created_at')}, {_wire_ts('updated_at')},"
+    f" {_wire_ts('archived_at')}"
+)
+_TIMESTAMP_COLUMNS = frozenset({"archived_at"})
+
+_CREATE_THREAD_SQL = """
+WITH t AS (
+    INSERT INTO threads (space_id, id, title, owner_id, public, status, metadata, state,
+                         state_version, state_updated_at, role_mapping, message_count,
+                         last_seq, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, 'active', $6::jsonb, $7::jsonb, $8, $9, $10::jsonb,
+            $11::bigint, $11::bigint, $12::timestamptz, $12::timestamptz)
+    RETURNING pk
+)
+INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata, created_at)
+SELECT m.id, t.pk, m.ord, m.role, m.content, m.images::jsonb, m.private, m.metadata::jsonb,
+       $12::timestamptz
+FROM t, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::bool[], $18::text[])
+    WITH ORDINALITY AS m(id, role, content, images, private, metadata, ord)
+"""
+
+
+def _thread(r: Record) -> Row:
+    return {
+        "object": "thread",
+        "id": r[2],
+        "space_id": r[1],
+        "title": r[3],
+        "owner_id": r[4],
+        "public": r[5],
+        "status": r[6],
+        "metadata": r[7],
+        "state": r[8],
+        "state_version": r[9],
+        "role_mapping": r[10],
+        "message_count": r[11],
+        "created_at": r[12],
+        "updated_at": r[13],
+        "archived_at": r[14],
+    }
+
+
+def _thread_value(column: str, value: Any) -> Any:
+    """A column value from a mutation callback, as asyncpg takes it."""
+    if column in _TIMESTAMP_COLUMNS and isinstance(value, str):
+        return parse_ts(value)
+    return value
+
+
+def _wire_value(column: str, value: Any) -> Any:
+    """A column value from a mutation callback, as the returned row shows it."""
+    if column in _TIMESTAMP_COLUMNS and isinstance(value, datetime):
+        return format_ts(value)
+    return value
+
+
+class ThreadStoreMixin(PostgresBase):
+    # threads ----------------------------------------------------------------------------
+
+    async def create_thread(
+        self,
+        space_id: str,
+        thread_id: str,
+        thread: ThreadCreate,
+        messages: Sequence[MessageCreate],
+    ) -> tuple[Row, list[Row]]:
+        now = utc_now()
+        version = 0 if thread.state is None else 1
+        role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
+        arrays = _message_arrays(messages)
+        try:
+            await self._execute(
+                _CREATE_THREAD_SQL,
+                space_id,
+                thread_id,
+                thread.title,
+                thread.owner_id,
+                thread.public,
+                thread.metadata,
+                thread.state,
+                version,
+                now if version else None,
+                role_mapping,
+                len(messages),
+                now,
+                *arrays,
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise AlreadyExists(f"thread {thread_id!r} already exists") from exc
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise NotFound(f"space {space_id!r} does not exist") from exc
+        stamp = format_ts(now)
+        stored = _stored_messages(
+            thread_id, arrays[0], range(1, len(messages) + 1), messages, stamp
+        )
+        row: Row = {
+            "object": "thread",
+            "id": thread_id,
+            "space_id": space_id,
+            "title": thread.title,
+            "owner_id": thread.owner_id,
+            "public": thread.public,
+            "status": "active",
+            "metadata": thread.metadata,
+            "state": thread.state,
+            "state_version": version,
+            "role_mapping": role_mapping,
+            "message_count": len(stored),
+            "created_at": stamp,
+            "updated_at": stamp,
+            "archived_at": None,
+        }
+        return row, stored
+
+    async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
+        r = await self._fetchrow(
+            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2",
+            space_id,
+            thread_id,
+        )
+        return _thread(r) if r is not None else None
+
+    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice:
+        plan = keyset_plan(
+            query.order, has_after=query.after is not None, has_before=query.before is not None
+        )
+        where = ["space_id = $1"]
+        args: list[Any] = [space_id]
+        if query.status != "all":
+            args.append(query.status)
+            where.append(f"status = ${len(args)}")
+        if query.owner_id is not None:
+            args.append(query.owner_id)
+            where.append(f"owner_id = ${len(args)}")
+        for key, value in query.metadata:
+            # ->> gives the text form: strings raw, numbers as written, true/false.
+            args.extend((key, value))
+            where.append(f"metadata ->> ${len(args) - 1}::text = ${len(args)}::text")
+        if query.q:
+            args.append(like_pattern(query.q))
+            where.append(f"title ILIKE ${len(args)} ESCAPE '\\'")
+        cursor = query.before if query.before is not None else query.after
+        column = query.order_by
+        if plan.op and cursor is not None:
+            args.extend((parse_ts(cursor[0]), cursor[1]))
+            where.append(
+                f"({column}, id) {plan.op} (${len(args) - 1}::timestamptz, ${len(args)}::text)"
+            )
+        args.append(query.limit + 1)
+        sql = (
+            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE {' AND '.join(where)}"
+            f" ORDER BY {column} {plan.direction}, id {plan.direction} LIMIT ${len(args)}"
+        )
+        rows = [_thread(r) for r in await self._fetch(sql, *args)]
+        return slice_page(rows, query.limit, plan)
+
+    async def update_thread(
+        self, space_id: str, thread_id: str, mutate: ThreadMutation
+    ) -> Row | None:
+        async with self._transaction() as db:
+            r = await db.fetchrow(
+                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2 FOR UPDATE",
+                space_id,
+                thread_id,
+            )
+            if r is None:
+                return None
+            row = _thread(r)
+            changes = mutate(row)
+            if not changes:
+                return row
+            assert set(changes) <= THREAD_COLUMNS_UPDATABLE, set(changes)
+            now = utc_now()
+            columns = list(changes)
+            values = [_thread_value(c, changes[c]) for c in columns]
+            sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=1))
+            n = len(columns)
+            await db.execute(
+                f"UPDATE threads SET {sets}, updated_at = ${n + 1} WHERE pk = ${n + 2}",
+                *values,
+                now,
+                r[0],
+            )
+        row.update({c: _wire_value(c, v) for c, v in changes.items()})
+        row["updated_at"] = format_ts(now)
+        return row
+
+    async def purge_thread(self, space_id: str, thread_id: str) -> bool:
+        status = await self._execute(
+            "DELETE FROM threads WHERE space_id = $1 AND id = $2", space_id, thread_id
+        )
+        return _count(status) > 0

@@ -1,0 +1,234 @@
+"""Messages and thread state on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import NotFound, ThreadArchived
+from ...ids import new_id
+from ...models import MessageCreate
+from ..base import MessageQuery, PageSlice, Row, StateMutation, keyset_plan, slice_page
+from .connection import SQLiteBase, _dumps, _loads, _now
+
+__all__ = ["MessageStoreMixin"]
+
+_MESSAGE_COLUMNS = "id, seq, role, content, images, private, metadata, created_at"
+
+
+def _message(r: Sequence[Any], thread_id: str) -> Row:
+    return {
+        "object": "message",
+        "id": r[0],
+        "thread_id": thread_id,
+        "seq": r[1],
+        "role": r[2],
+        "content": r[3],
+        "images": _loads(r[4]),
+        "private": bool(r[5]),
+        "metadata": _loads(r[6]),
+        "created_at": r[7],
+    }
+
+
+def _insert_messages(
+    db: sqlite3.Connection,
+    pk: int,
+    thread_id: str,
+    last_seq: int,
+    messages: Sequence[MessageCreate],
+    now: str,
+) -> list[Row]:
+    """Insert a batch numbered after ``last_seq`` in the caller's write transaction (an
+    append, or a new thread with its first messages) and return the stored rows."""
+    if not messages:
+        return []
+    stored: list[Row] = []
+    params = []
+    for offset, m in enumerate(messages, start=1):
+        message_id = new_id("msg")
+        seq = last_seq + offset
+        params.append(
+            (
+                message_id,
+                pk,
+                seq,
+                m.role,
+                m.content,
+                _dumps(m.images),
+                m.private,
+                _dumps(m.metadata),
+                now,
+            )
+        )
+        stored.append(
+            {
+                "object": "message",
+                "id": message_id,
+                "thread_id": thread_id,
+                "seq": seq,
+                "role": m.role,
+                "content": m.content,
+                "images": m.images,
+                "private": m.private,
+                "metadata": m.metadata,
+                "created_at": now,
+            }
+        )
+    db.executemany(
+        "INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata,"
+        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params,
+    )
+    db.execute(
+        "UPDATE threads SET last_seq = ?, message_count = message_count + ?, updated_at = ?"
+        " WHERE pk = ?",
+        (last_seq + len(messages), len(messages), now, pk),
+    )
+    return stored
+
+
+class MessageStoreMixin(SQLiteBase):
+    # messages ---------------------------------------------------------------------------
+
+    async def append_messages(
+        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    ) -> list[Row]:
+        now = _now()
+        with self._writing() as db:
+            r = db.execute(
+                "SELECT pk, status, last_seq FROM threads WHERE space_id = ? AND id = ?",
+                (space_id, thread_id),
+            ).fetchone()
+            if r is None:
+                raise NotFound(f"thread {thread_id!r} does not exist")
+            if r[1] != "active":
+                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+            return _insert_messages(db, r[0], thread_id, r[2], messages, now)
+
+    async def list_messages(
+        self, space_id: str, thread_id: str, query: MessageQuery
+    ) -> PageSlice | None:
+        plan = keyset_plan(
+            query.order,
+            has_after=query.after_seq is not None,
+            has_before=query.before_seq is not None,
+        )
+        with self._reading() as db:
+            r = db.execute(
+                "SELECT pk FROM threads WHERE space_id = ? AND id = ?", (space_id, thread_id)
+            ).fetchone()
+            if r is None:
+                return None
+            where, args = ["thread_pk = ?"], [r[0]]
+            cursor = query.before_seq if query.before_seq is not None else query.after_seq
+            if plan.op and cursor is not None:
+                where.append(f"seq {plan.op} ?")
+                args.append(cursor)
+            if not query.include_private:
+                where.append("private = 0")
+            if query.role is not None:
+                where.append("role = ?")
+                args.append(query.role)
+            sql = (
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
+                f" ORDER BY seq {plan.direction} LIMIT ?"
+            )
+            rows = [_message(m, thread_id) for m in db.execute(sql, (*args, query.limit + 1))]
+        return slice_page(rows, query.limit, plan)
+
+    # state ------------------------------------------------------------------------------
+
+    async def get_state(self, space_id: str, thread_id: str) -> Row | None:
+        with self._reading() as db:
+            r = db.execute(
+                "SELECT state, state_version, state_updated_at FROM threads"
+                " WHERE space_id = ? AND id = ?",
+                (space_id, thread_id),
+            ).fetchone()
+        if r is None:
+            return None
+        state = _loads(r[0]) if r[0] is not None else None
+        return {
+            "object": "thread.state",
+            "thread_id": thread_id,
+            "state": state,
+            "version": r[1],
+            "updated_at": r[2],
+        }
+
+    async def write_state(
+        self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
+    ) -> Row | None:
+        now = _now()
+        with self._writing() as db:
+            r = db.execute(
+                "SELECT pk, status, state, state_version, state_updated_at FROM threads"
+                " WHERE space_id = ? AND id = ?",
+                (space_id, thread_id),
+            ).fetchone()
+            if r is None:
+                return None
+            pk, status, old_text, version, old_at = r
+            if status != "active":
+                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+            new_state = mutate(_loads(old_text) if old_text is not None else None, version)
+            if version > 0:
+                db.execute(
+                    "INSERT INTO state_versions (thread_pk, version, state, created_at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (pk, version, old_text, old_at or now),
+                )
+                db.execute(
+                    "DELETE FROM state_versions WHERE thread_pk = ? AND version <= ?",
+                    (pk, version - keep_versions),
+                )
+            db.execute(
+                "UPDATE threads SET state = ?, state_version = ?, state_updated_at = ?,"
+                " updated_at = ? WHERE pk = ?",
+                (_dumps(new_state), version + 1, now, now, pk),
+            )
+        return {
+            "object": "thread.state",
+            "thread_id": thread_id,
+            "state": new_state,
+            "version": version + 1,
+            "updated_at": now,
+        }
+
+    async def list_state_versions(
+        self,
+        space_id: str,
+        thread_id: str,
+        limit: int,
+        after_version: int | None,
+        before_version: int | None,
+    ) -> PageSlice | None:
+        # Newest first: "after" walks towards older versions.
+        plan = keyset_plan(
+            "desc", has_after=after_version is not None, has_before=before_version is not None
+        )
+        with self._reading() as db:
+            r = db.execute(
+                "SELECT pk FROM threads WHERE space_id = ? AND id = ?", (space_id, thread_id)
+            ).fetchone()
+            if r is None:
+                return None
+            sql = "SELECT version, state, created_at FROM state_versions WHERE thread_pk = ?"
+            args: list[Any] = [r[0]]
+            cursor = before_version if before_version is not None else after_version
+            if plan.op and cursor is not None:
+                sql += f" AND version {plan.op} ?"
+                args.append(cursor)
+            sql += f" ORDER BY version {plan.direction} LIMIT ?"
+            rows = [
+                {
+                    "object": "thread.state.version",
+                    "version": v,
+                    "created_at": at,
+                    "state": _loads(s) if s is not None else None,
+                }
+                for v, s, at in db.execute(sql, (*args, limit + 1))
+            ]
+        return slice_page(rows, limit, plan)

@@ -1,0 +1,98 @@
+"""Spaces on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ...errors import AlreadyExists, Conflict
+from ..base import PageSlice, Row, keyset_plan, slice_page
+from .connection import SQLiteBase, _dumps, _loads, _now
+
+__all__ = ["SpaceStoreMixin"]
+
+
+def _space(r: Sequence[Any]) -> Row:
+    return {
+        "object": "space",
+        "id": r[0],
+        "name": r[1],
+        "metadata": _loads(r[2]),
+        "created_at": r[3],
+    }
+
+
+class SpaceStoreMixin(SQLiteBase):
+    # spaces -----------------------------------------------------------------------------
+
+    async def create_space(self, space_id: str, name: str, metadata: dict[str, Any]) -> Row:
+        now = _now()
+        with self._writing() as db:
+            try:
+                db.execute(
+                    "INSERT INTO spaces (id, name, metadata, created_at) VALUES (?, ?, ?, ?)",
+                    (space_id, name, _dumps(metadata), now),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise AlreadyExists(f"space {space_id!r} already exists") from exc
+        return {
+            "object": "space",
+            "id": space_id,
+            "name": name,
+            "metadata": metadata,
+            "created_at": now,
+        }
+
+    async def get_space(self, space_id: str) -> Row | None:
+        with self._reading() as db:
+            r = db.execute(
+                "SELECT id, name, metadata, created_at FROM spaces WHERE id = ?", (space_id,)
+            ).fetchone()
+        return _space(r) if r else None
+
+    async def list_spaces(
+        self, limit: int, after: str | None, before: str | None, only: str | None
+    ) -> PageSlice:
+        plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
+        where, args = [], []
+        if only is not None:
+            where.append("id = ?")
+            args.append(only)
+        cursor = before if before is not None else after
+        if plan.op and cursor is not None:
+            where.append(f"id {plan.op} ?")
+            args.append(cursor)
+        sql = "SELECT id, name, metadata, created_at FROM spaces"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY id {plan.direction} LIMIT ?"
+        with self._reading() as db:
+            rows = [_space(r) for r in db.execute(sql, (*args, limit + 1))]
+        return slice_page(rows, limit, plan)
+
+    async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None:
+        with self._writing() as db:
+            r = db.execute(
+                "SELECT id, name, metadata, created_at FROM spaces WHERE id = ?", (space_id,)
+            ).fetchone()
+            if r is None:
+                return None
+            space = _space(r)
+            space.update(mutate(space))
+            db.execute(
+                "UPDATE spaces SET name = ?, metadata = ? WHERE id = ?",
+                (space["name"], _dumps(space["metadata"]), space_id),
+            )
+        return space
+
+    async def delete_space(self, space_id: str, force: bool) -> bool:
+        with self._writing() as db:
+            if not force:
+                busy = db.execute("SELECT 1 FROM threads WHERE space_id = ? LIMIT 1", (space_id,))
+                if busy.fetchone() is not None:
+                    raise Conflict(
+                        f"space {space_id!r} still has threads; delete with force=true to "
+                        "remove it with everything in it"
+                    )
+            return db.execute("DELETE FROM spaces WHERE id = ?", (space_id,)).rowcount > 0
