@@ -78,19 +78,24 @@ threads = sa.Table(
     sa.Index(None, "space_id", "owner_id"),
 )
 
+# Messages are keyed by (thread, seq): on SQLite the table is clustered that way (WITHOUT
+# ROWID), so a page of a thread is one contiguous range and an append writes one b-tree
+# less; the id stays unique for lookups.
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("id", sa.Text, primary_key=True),
-    sa.Column("thread_pk", BigId, sa.ForeignKey("threads.pk", ondelete="CASCADE"), nullable=False),
-    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("id", sa.Text, nullable=False, unique=True),
+    sa.Column(
+        "thread_pk", BigId, sa.ForeignKey("threads.pk", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("content", sa.Text, nullable=False),
     sa.Column("images", JSONType, nullable=False),
     sa.Column("private", sa.Boolean, nullable=False),
     sa.Column("metadata", JSONType, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
-    sa.UniqueConstraint("thread_pk", "seq"),
+    sqlite_with_rowid=False,
 )
 
 state_versions = sa.Table(

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import NotFound, ThreadArchived
+from ...errors import ThreadArchived
 from ...ids import new_id
 from ...models import MessageCreate
 from ..base import MessageQuery, PageSlice, Row, StateMutation, keyset_plan, slice_page
@@ -41,7 +41,8 @@ def _insert_messages(
     now: str,
 ) -> list[Row]:
     """Insert a batch numbered after ``last_seq`` in the caller's write transaction (an
-    append, or a new thread with its first messages) and return the stored rows."""
+    append, or a new thread with its first messages) and return the stored rows. The caller
+    has already counted them on the thread row."""
     if not messages:
         return []
     stored: list[Row] = []
@@ -81,11 +82,6 @@ def _insert_messages(
         " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params,
     )
-    db.execute(
-        "UPDATE threads SET last_seq = ?, message_count = message_count + ?, updated_at = ?"
-        " WHERE pk = ?",
-        (last_seq + len(messages), len(messages), now, pk),
-    )
     return stored
 
 
@@ -96,16 +92,23 @@ class MessageStoreMixin(SQLiteBase):
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]:
         now = _now()
+        count = len(messages)
         with self._writing() as db:
+            if not messages:
+                if self._thread_pk(db, space_id, thread_id)[1] != "active":
+                    raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+                return []
+            # Count the batch on the thread row and learn its numbers in one statement.
             r = db.execute(
-                "SELECT pk, status, last_seq FROM threads WHERE space_id = ? AND id = ?",
-                (space_id, thread_id),
+                "UPDATE threads SET last_seq = last_seq + ?, message_count = message_count + ?,"
+                " updated_at = ? WHERE space_id = ? AND id = ? AND status = 'active'"
+                " RETURNING pk, last_seq",
+                (count, count, now, space_id, thread_id),
             ).fetchone()
             if r is None:
-                raise NotFound(f"thread {thread_id!r} does not exist")
-            if r[1] != "active":
+                self._thread_pk(db, space_id, thread_id)  # raises NotFound if it is missing
                 raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
-            return _insert_messages(db, r[0], thread_id, r[2], messages, now)
+            return _insert_messages(db, r[0], thread_id, r[1] - count, messages, now)
 
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery

@@ -71,7 +71,7 @@ class ThreadStoreMixin(SQLiteBase):
                     "INSERT INTO threads (space_id, id, title, owner_id, public, status, metadata,"
                     " state, state_version, state_updated_at, role_mapping, message_count,"
                     " last_seq, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, 0, 0, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         space_id,
                         thread_id,
@@ -83,6 +83,8 @@ class ThreadStoreMixin(SQLiteBase):
                         version,
                         now if version else None,
                         _dumps(role_mapping),
+                        len(messages),
+                        len(messages),
                         now,
                         now,
                     ),

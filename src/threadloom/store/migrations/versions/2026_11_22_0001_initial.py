@@ -79,11 +79,12 @@ def upgrade() -> None:
         sa.Column("private", sa.Boolean, nullable=False),
         sa.Column("metadata", JSONType, nullable=False),
         sa.Column("created_at", Timestamp, nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_messages"),
+        sa.PrimaryKeyConstraint("thread_pk", "seq", name="pk_messages"),
         sa.ForeignKeyConstraint(
             ["thread_pk"], ["threads.pk"], name="fk_messages_thread_pk_threads", ondelete="CASCADE"
         ),
-        sa.UniqueConstraint("thread_pk", "seq", name="uq_messages_thread_pk_seq"),
+        sa.UniqueConstraint("id", name="uq_messages_id"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "state_versions",
