@@ -147,6 +147,9 @@ class Thread(_Response):
 
 
 class MessageCreate(_Request):
+    id: ResourceId | None = Field(
+        None, description="Chosen by the client (unique within the thread); else generated."
+    )
     role: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "user"
     content: str = ""
     images: list[str] = Field(default_factory=list)

@@ -1055,3 +1055,41 @@ async def test_concurrent_state_writes_lose_nothing(store: Store) -> None:
     history = await store.list_state_versions(SPACE, "t1", 100, None, None)
     assert history is not None
     assert [h["state"]["n"] for h in history.rows] == list(range(49, -1, -1))
+
+
+# client-chosen message ids ----------------------------------------------------------------
+
+
+async def test_a_message_keeps_a_client_chosen_id(store: Store) -> None:
+    await new_thread(store, "t1")
+    [stored] = await store.append_messages(SPACE, "t1", [msg(id="m-1")])
+    assert stored["id"] == "m-1"
+    page = await store.list_messages(SPACE, "t1", MessageQuery(limit=10))
+    assert page is not None
+    assert [m["id"] for m in page.rows] == ["m-1"]
+
+
+async def test_a_taken_message_id_writes_nothing(store: Store) -> None:
+    await new_thread(store, "t1", messages=[msg(id="m-1")])
+    with pytest.raises(AlreadyExists):
+        await store.append_messages(SPACE, "t1", [msg(id="m-2"), msg(id="m-1")])
+    with pytest.raises(AlreadyExists):
+        await store.append_messages(SPACE, "t1", [msg(id="m-3"), msg(id="m-3")])
+    thread = await store.get_thread(SPACE, "t1")
+    assert thread is not None
+    assert thread["message_count"] == 1
+    [appended] = await store.append_messages(SPACE, "t1", [msg(id="m-2")])
+    assert appended["seq"] == 2, "a refused batch must not use up sequence numbers"
+
+
+async def test_message_ids_are_unique_per_thread_only(store: Store) -> None:
+    await new_thread(store, "t1", messages=[msg(id="same")])
+    await new_thread(store, "t2", messages=[msg(id="same")])
+    await store.create_space("other", "Other", {})
+    await new_thread(store, "t1", space_id="other", messages=[msg(id="same")])
+
+
+async def test_a_new_thread_with_repeated_message_ids_is_not_created(store: Store) -> None:
+    with pytest.raises(AlreadyExists, match="message"):
+        await new_thread(store, "t1", messages=[msg(id="x"), msg(id="x")])
+    assert await store.get_thread(SPACE, "t1") is None

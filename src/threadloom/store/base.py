@@ -125,6 +125,9 @@ class IdempotencyRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+MESSAGE_ID_TAKEN = "a message with one of these ids already exists in the thread"
+MESSAGE_ID_CONSTRAINT = "uq_messages_thread_pk_id"
+
 ThreadMutation = Callable[[Row], Row]
 """Given the current thread row, return the columns to change (a subset of the updatable ones)."""
 

@@ -80,11 +80,11 @@ threads = sa.Table(
 
 # Messages are keyed by (thread, seq): on SQLite the table is clustered that way (WITHOUT
 # ROWID), so a page of a thread is one contiguous range and an append writes one b-tree
-# less; the id stays unique for lookups.
+# less.
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("id", sa.Text, nullable=False, unique=True),
+    sa.Column("id", sa.Text, nullable=False),
     sa.Column(
         "thread_pk", BigId, sa.ForeignKey("threads.pk", ondelete="CASCADE"), primary_key=True
     ),
@@ -95,6 +95,9 @@ messages = sa.Table(
     sa.Column("private", sa.Boolean, nullable=False),
     sa.Column("metadata", JSONType, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Ids are unique within their thread: a client may choose them (imports, retries), and
+    # an id taken in another space must not be observable.
+    sa.UniqueConstraint("thread_pk", "id"),
     sqlite_with_rowid=False,
 )
 

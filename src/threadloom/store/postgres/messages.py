@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import NotFound, ThreadArchived
+import asyncpg
+
+from ...errors import AlreadyExists, NotFound, ThreadArchived
 from ...ids import new_id
 from ...models import MessageCreate
 from ..base import (
+    MESSAGE_ID_TAKEN,
     MessageQuery,
     PageSlice,
     Row,
@@ -76,7 +79,7 @@ def _message_arrays(
     messages: Sequence[MessageCreate],
 ) -> tuple[list[str], list[str], list[str], list[str], list[bool], list[str]]:
     return (
-        [new_id("msg") for _ in messages],
+        [m.id or new_id("msg") for m in messages],
         [m.role for m in messages],
         [m.content for m in messages],
         [_dumps(m.images) for m in messages],
@@ -132,7 +135,12 @@ class MessageStoreMixin(PostgresBase):
         arrays = _message_arrays(messages)
         while True:
             now = utc_now()
-            rows = await self._fetch(_APPEND_SQL, space_id, thread_id, len(messages), now, *arrays)
+            try:
+                rows = await self._fetch(
+                    _APPEND_SQL, space_id, thread_id, len(messages), now, *arrays
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
             if rows:
                 break
             # Nothing inserted: the thread is missing or archived (this raises), or it was

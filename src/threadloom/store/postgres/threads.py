@@ -11,6 +11,8 @@ import asyncpg
 from ...errors import AlreadyExists, NotFound
 from ...models import MessageCreate, ThreadCreate
 from ..base import (
+    MESSAGE_ID_CONSTRAINT,
+    MESSAGE_ID_TAKEN,
     THREAD_COLUMNS_UPDATABLE,
     PageSlice,
     Row,
@@ -118,6 +120,8 @@ class ThreadStoreMixin(PostgresBase):
                 *arrays,
             )
         except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == MESSAGE_ID_CONSTRAINT:
+                raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
             raise AlreadyExists(f"thread {thread_id!r} already exists") from exc
         except asyncpg.ForeignKeyViolationError as exc:
             raise NotFound(f"space {space_id!r} does not exist") from exc

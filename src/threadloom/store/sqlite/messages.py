@@ -6,10 +6,18 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import ThreadArchived
+from ...errors import AlreadyExists, ThreadArchived
 from ...ids import new_id
 from ...models import MessageCreate
-from ..base import MessageQuery, PageSlice, Row, StateMutation, keyset_plan, slice_page
+from ..base import (
+    MESSAGE_ID_TAKEN,
+    MessageQuery,
+    PageSlice,
+    Row,
+    StateMutation,
+    keyset_plan,
+    slice_page,
+)
 from .connection import SQLiteBase, _dumps, _loads, _now
 
 __all__ = ["MessageStoreMixin"]
@@ -48,7 +56,7 @@ def _insert_messages(
     stored: list[Row] = []
     params = []
     for offset, m in enumerate(messages, start=1):
-        message_id = new_id("msg")
+        message_id = m.id or new_id("msg")
         seq = last_seq + offset
         params.append(
             (
@@ -77,11 +85,14 @@ def _insert_messages(
                 "created_at": now,
             }
         )
-    db.executemany(
-        "INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata,"
-        " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params,
-    )
+    try:
+        db.executemany(
+            "INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            params,
+        )
+    except sqlite3.IntegrityError as exc:
+        raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
     return stored
 
 

@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["thread_pk"], ["threads.pk"], name="fk_messages_thread_pk_threads", ondelete="CASCADE"
         ),
-        sa.UniqueConstraint("id", name="uq_messages_id"),
+        sa.UniqueConstraint("thread_pk", "id", name="uq_messages_thread_pk_id"),
         sqlite_with_rowid=False,
     )
     op.create_table(
