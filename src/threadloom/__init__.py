@@ -1,5 +1,79 @@
-"""threadloom."""
+"""threadloom: open conversation memory for LLM applications.
+
+``import threadloom`` is the client side, and light: it pulls in no server dependency.
+
+    import threadloom
+
+    with threadloom.Client() as client:  # THREADLOOM_URL, THREADLOOM_API_KEY
+        thread = client.threads.create("default", title="Support chat")
+        client.messages.create("default", thread.id, "Hi!")
+"""
 
 from ._version import __version__
+from .client import AsyncClient, Client
+from .errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    IdempotencyMismatch,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    RateLimited,
+    RequestInProgress,
+    ServiceUnavailable,
+    ThreadArchived,
+    ThreadloomError,
+    TransportError,
+    Unauthenticated,
+    ValidationFailed,
+)
+from .models import (
+    ApiKey,
+    ApiKeyCreated,
+    LegacyThread,
+    Message,
+    MessageCreate,
+    Page,
+    Problem,
+    Role,
+    Space,
+    State,
+    StateVersion,
+    Thread,
+    ThreadWithMessage,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "AlreadyExists",
+    "ApiKey",
+    "ApiKeyCreated",
+    "AsyncClient",
+    "Client",
+    "Conflict",
+    "Forbidden",
+    "IdempotencyMismatch",
+    "LegacyThread",
+    "Message",
+    "MessageCreate",
+    "NotFound",
+    "Page",
+    "PayloadTooLarge",
+    "PreconditionFailed",
+    "Problem",
+    "RateLimited",
+    "RequestInProgress",
+    "Role",
+    "ServiceUnavailable",
+    "Space",
+    "State",
+    "StateVersion",
+    "Thread",
+    "ThreadArchived",
+    "ThreadWithMessage",
+    "ThreadloomError",
+    "TransportError",
+    "Unauthenticated",
+    "ValidationFailed",
+    "__version__",
+]

@@ -240,6 +240,8 @@ class MessageListQuery(_Query):
 class ThreadListQuery(_Query):
     status: Literal["active", "archived", "all"] = "active"
     owner_id: str | None = None
+    title: str | None = Field(None, description="The exact title.")
+    public: bool | None = None
     q: str | None = Field(None, description="A substring of the title (case-insensitive).")
     order_by: Literal["updated_at", "created_at"] = "updated_at"
     order: Literal["asc", "desc"] = "desc"

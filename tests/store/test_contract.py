@@ -1093,3 +1093,19 @@ async def test_a_new_thread_with_repeated_message_ids_is_not_created(store: Stor
     with pytest.raises(AlreadyExists, match="message"):
         await new_thread(store, "t1", messages=[msg(id="x"), msg(id="x")])
     assert await store.get_thread(SPACE, "t1") is None
+
+
+async def test_threads_filter_by_exact_title_and_public(store: Store) -> None:
+    await new_thread(store, "a", title="Billing", public=True)
+    await new_thread(store, "b", title="Billing", public=False)
+    await new_thread(store, "c", title="Billing question", public=True)
+
+    async def ids(**filters: Any) -> list[str]:
+        page = await store.list_threads(SPACE, ThreadQuery(limit=10, order="asc", **filters))
+        return sorted(row["id"] for row in page.rows)
+
+    assert await ids(title="Billing") == ["a", "b"]
+    assert await ids(public=True) == ["a", "c"]
+    assert await ids(public=False) == ["b"]
+    assert await ids(title="Billing", public=True) == ["a"]
+    assert await ids(title="billing") == []

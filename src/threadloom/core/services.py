@@ -9,6 +9,7 @@ from ..store import Store
 from .auth import KeyService, is_loopback
 from .idempotency import IdempotencyService
 from .limits import LimitChecker
+from .rolethreads import RoleThreadService
 from .spaces import SpaceService
 from .state import StateService
 from .threads import ThreadService
@@ -25,10 +26,12 @@ class Services:
     threads: ThreadService
     state: StateService
     idempotency: IdempotencyService
+    rolethreads: RoleThreadService
 
     @classmethod
     def build(cls, store: Store, settings: Settings) -> Services:
         limits = LimitChecker(settings.limits)
+        threads = ThreadService(store, limits)
         return cls(
             settings=settings,
             store=store,
@@ -39,11 +42,12 @@ class Services:
                 insecure=settings.insecure,
             ),
             spaces=SpaceService(store, limits),
-            threads=ThreadService(store, limits),
+            threads=threads,
             state=StateService(store, limits),
             idempotency=IdempotencyService(
                 store,
                 lease_seconds=settings.idempotency_lease_seconds,
                 ttl_seconds=settings.idempotency_ttl_seconds,
             ),
+            rolethreads=RoleThreadService(threads),
         )

@@ -98,6 +98,8 @@ class ThreadService:
             limit=params.limit,
             status=params.status,
             owner_id=params.owner_id,
+            title=params.title,
+            public=params.public,
             metadata=params.metadata,
             q=params.q,
             order_by=params.order_by,

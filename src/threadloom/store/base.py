@@ -108,6 +108,8 @@ class ThreadQuery:
     limit: int
     status: Literal["active", "archived", "all"] = "active"
     owner_id: str | None = None
+    title: str | None = None
+    public: bool | None = None
     metadata: Sequence[tuple[str, str]] = ()
     q: str | None = None
     order_by: Literal["updated_at", "created_at"] = "updated_at"

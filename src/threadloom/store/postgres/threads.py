@@ -168,6 +168,12 @@ class ThreadStoreMixin(PostgresBase):
         if query.owner_id is not None:
             args.append(query.owner_id)
             where.append(f"owner_id = ${len(args)}")
+        if query.title is not None:
+            args.append(query.title)
+            where.append(f"title = ${len(args)}")
+        if query.public is not None:
+            args.append(query.public)
+            where.append(f"public = ${len(args)}")
         for key, value in query.metadata:
             # ->> gives the text form: strings raw, numbers as written, true/false.
             args.extend((key, value))

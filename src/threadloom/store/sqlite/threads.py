@@ -125,13 +125,20 @@ class ThreadStoreMixin(SQLiteBase):
         plan = keyset_plan(
             query.order, has_after=query.after is not None, has_before=query.before is not None
         )
-        where, args = ["space_id = ?"], [space_id]
+        where: list[str] = ["space_id = ?"]
+        args: list[Any] = [space_id]
         if query.status != "all":
             where.append("status = ?")
             args.append(query.status)
         if query.owner_id is not None:
             where.append("owner_id = ?")
             args.append(query.owner_id)
+        if query.title is not None:
+            where.append("title = ?")
+            args.append(query.title)
+        if query.public is not None:
+            where.append("public = ?")
+            args.append(query.public)
         for key, value in query.metadata:
             path = f'$."{key}"'
             where.append(

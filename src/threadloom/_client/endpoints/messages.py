@@ -1,0 +1,116 @@
+"""Messages of a thread: ``client.messages``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import httpx
+
+from ...models import Message, MessageCreate, Page
+from ..calls import (
+    Call,
+    Endpoint,
+    JSONMapping,
+    Order,
+    Pages,
+    decode,
+    encode,
+    given,
+    idempotency,
+    query,
+    thread_path,
+)
+
+__all__ = ["MessageEndpoints", "NewMessage"]
+
+Messages = list[Message]
+NewMessage = MessageCreate | JSONMapping
+
+
+def _messages_page(response: httpx.Response) -> Messages:
+    return decode(Page[Message])(response).data
+
+
+class MessageEndpoints:
+    """Messages of a thread. Each has a gapless ``seq`` in its thread."""
+
+    @Endpoint
+    def create(
+        self,
+        space: str,
+        thread: str,
+        content: str = "",
+        *,
+        role: str = "user",
+        images: Sequence[str] | None = None,
+        private: bool = False,
+        metadata: JSONMapping | None = None,
+        idempotency_key: str | None = None,
+    ) -> Call[Message]:
+        """Append a message. ``images`` are http(s) or ``data:`` URLs; a ``private``
+        message is never shown to reader keys."""
+        body = given(
+            {
+                "role": role,
+                "content": content,
+                "images": images,
+                "private": private,
+                "metadata": metadata,
+            }
+        )
+        return Call(
+            "POST",
+            thread_path(space, thread, "messages"),
+            decode(Message),
+            content=encode(body),
+            headers=idempotency(idempotency_key),
+        )
+
+    @Endpoint
+    def create_batch(
+        self,
+        space: str,
+        thread: str,
+        messages: Sequence[NewMessage],
+        *,
+        idempotency_key: str | None = None,
+    ) -> Call[Messages]:
+        """Append up to 100 messages in one transaction (all or none); returns them in
+        order. Each is a ``MessageCreate`` or a mapping of its fields."""
+        return Call(
+            "POST",
+            thread_path(space, thread, "messages", "batch"),
+            _messages_page,
+            content=encode({"messages": messages}),
+            headers=idempotency(idempotency_key),
+        )
+
+    @Endpoint
+    def list(
+        self,
+        space: str,
+        thread: str,
+        *,
+        order: Order | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+        include_private: bool | None = None,
+        role: str | None = None,
+    ) -> Call[Page[Message]]:
+        """A page of a thread's messages, oldest first (``order="desc"``: newest first).
+        ``include_private``: private messages too (not for reader keys); ``role``: only
+        messages of this role."""
+        params = query(
+            order=order,
+            limit=limit,
+            after=after,
+            before=before,
+            include_private=include_private,
+            role=role,
+        )
+        return Call(
+            "GET", thread_path(space, thread, "messages"), decode(Page[Message]), params=params
+        )
+
+    iter = Pages(list)
