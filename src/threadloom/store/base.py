@@ -130,6 +130,37 @@ class IdempotencyRecord:
 MESSAGE_ID_TAKEN = "a message with one of these ids already exists in the thread"
 MESSAGE_ID_CONSTRAINT = "uq_messages_thread_pk_id"
 
+
+def new_thread_row(
+    space_id: str,
+    thread_id: str,
+    thread: ThreadCreate,
+    *,
+    state_version: int,
+    role_mapping: dict[str, Any],
+    message_count: int,
+    now: str,
+) -> Row:
+    """The row of a thread just created, as both backends return it (no read-back)."""
+    return {
+        "object": "thread",
+        "id": thread_id,
+        "space_id": space_id,
+        "title": thread.title,
+        "owner_id": thread.owner_id,
+        "public": thread.public,
+        "status": "active",
+        "metadata": thread.metadata,
+        "state": thread.state,
+        "state_version": state_version,
+        "role_mapping": role_mapping,
+        "message_count": message_count,
+        "created_at": now,
+        "updated_at": now,
+        "archived_at": None,
+    }
+
+
 ThreadMutation = Callable[[Row], Row]
 """Given the current thread row, return the columns to change (a subset of the updatable ones)."""
 

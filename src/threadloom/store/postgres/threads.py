@@ -21,6 +21,7 @@ from ..base import (
     format_ts,
     keyset_plan,
     like_pattern,
+    new_thread_row,
     parse_ts,
     slice_page,
     utc_now,
@@ -129,23 +130,15 @@ class ThreadStoreMixin(PostgresBase):
         stored = _stored_messages(
             thread_id, arrays[0], range(1, len(messages) + 1), messages, stamp
         )
-        row: Row = {
-            "object": "thread",
-            "id": thread_id,
-            "space_id": space_id,
-            "title": thread.title,
-            "owner_id": thread.owner_id,
-            "public": thread.public,
-            "status": "active",
-            "metadata": thread.metadata,
-            "state": thread.state,
-            "state_version": version,
-            "role_mapping": role_mapping,
-            "message_count": len(stored),
-            "created_at": stamp,
-            "updated_at": stamp,
-            "archived_at": None,
-        }
+        row = new_thread_row(
+            space_id,
+            thread_id,
+            thread,
+            state_version=version,
+            role_mapping=role_mapping,
+            message_count=len(stored),
+            now=stamp,
+        )
         return row, stored
 
     async def get_thread(self, space_id: str, thread_id: str) -> Row | None:

@@ -16,6 +16,7 @@ from ..base import (
     ThreadQuery,
     keyset_plan,
     like_pattern,
+    new_thread_row,
     slice_page,
 )
 from .connection import SQLiteBase, _dumps, _loads, _now
@@ -94,23 +95,15 @@ class ThreadStoreMixin(SQLiteBase):
             pk = cur.lastrowid
             assert pk is not None
             stored = _insert_messages(db, pk, thread_id, 0, messages, now)
-        row: Row = {
-            "object": "thread",
-            "id": thread_id,
-            "space_id": space_id,
-            "title": thread.title,
-            "owner_id": thread.owner_id,
-            "public": thread.public,
-            "status": "active",
-            "metadata": thread.metadata,
-            "state": thread.state,
-            "state_version": version,
-            "role_mapping": role_mapping,
-            "message_count": len(stored),
-            "created_at": now,
-            "updated_at": now,
-            "archived_at": None,
-        }
+        row = new_thread_row(
+            space_id,
+            thread_id,
+            thread,
+            state_version=version,
+            role_mapping=role_mapping,
+            message_count=len(stored),
+            now=now,
+        )
         return row, stored
 
     async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
