@@ -6,10 +6,13 @@ Nothing reads the environment at import time: build ``Settings()`` and pass it a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .llm.config import LLMConfig
 
 __all__ = ["Limits", "Settings", "default_database_url"]
 
@@ -59,6 +62,41 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(5.0, ge=0)
     """How long a looked-up API key is trusted before it is read again (revocation delay)."""
     limits: Limits = Field(default_factory=Limits)
+    llm_provider: Literal["offline", "openai"] | None = None
+    """``offline`` or ``openai`` (any OpenAI-compatible API); unset: ``openai`` when a key or
+    base URL is configured, else ``offline``."""
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    groq_api_key: SecretStr | None = Field(None, validation_alias="GROQ_API_KEY")
+
+    def llm_config(self) -> LLMConfig:
+        """The LLM provider these settings name (a bad combination raises ValueError)."""
+        from .llm.config import resolve_llm_config
+
+        def reveal(secret: SecretStr | None) -> str | None:
+            return secret.get_secret_value() if secret is not None else None
+
+        env = {
+            name: value
+            for name, value in (
+                ("OPENAI_API_KEY", reveal(self.openai_api_key)),
+                ("GROQ_API_KEY", reveal(self.groq_api_key)),
+            )
+            if value
+        }
+        return resolve_llm_config(
+            provider=self.llm_provider,
+            model=self.llm_model,
+            base_url=self.llm_base_url,
+            api_key=reveal(self.llm_api_key),
+            timeout=self.llm_timeout_seconds,
+            max_retries=self.llm_max_retries,
+            env=env,
+        )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

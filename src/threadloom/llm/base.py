@@ -1,0 +1,243 @@
+"""The provider contract: what a chat model is given, what it streams back, how it fails.
+
+A provider turns a list of :class:`ChatMessage` into a stream of events: any number of
+:class:`TextDelta`, then exactly one :class:`StreamDone` with the usage and finish reason.
+When the upstream fails, the stream raises one of the :class:`ProviderError` classes instead
+(the deltas already yielded are all the caller gets)::
+
+    ThreadloomError
+    └── ProviderError               502  the language model provider failed
+        ├── ProviderRejected            502  the upstream refused the request (4xx)
+        │   └── ProviderAuthFailed          502  ... because of the API key (401/403)
+        ├── ProviderRateLimited         502  the upstream answered 429, after our retries
+        ├── ProviderUnavailable         502  connection failed or upstream 5xx, after retries
+        │   └── ProviderStreamInterrupted   502  the reply broke off part way
+        └── ProviderTimeout             504  the upstream did not answer in time
+
+Messages name the provider, the upstream status and the upstream's own message, and never
+the API key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
+
+from ..errors import ThreadloomError
+
+__all__ = [
+    "ChatMessage",
+    "ChatRole",
+    "Completion",
+    "LLMProvider",
+    "ProviderAuthFailed",
+    "ProviderError",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderStreamInterrupted",
+    "ProviderTimeout",
+    "ProviderUnavailable",
+    "StreamDone",
+    "StreamEvent",
+    "TextDelta",
+    "Usage",
+    "complete",
+]
+
+ChatRole = Literal["system", "user", "assistant"]
+_ROLES: tuple[str, ...] = get_args(ChatRole)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of the conversation sent to a model.
+
+    Only user messages carry images (http(s) or ``data:`` URLs), as in the chat-completions
+    API; the caller decides what to do with images on other roles.
+    """
+
+    role: ChatRole
+    content: str
+    name: str | None = None
+    images: Sequence[str] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.role not in _ROLES:
+            raise ValueError(f"role must be one of {', '.join(_ROLES)}, not {self.role!r}")
+        # A tuple, so the message is immutable and hashable whatever sequence was given.
+        object.__setattr__(self, "images", tuple(self.images))
+        if self.images and self.role != "user":
+            raise ValueError(f"only user messages carry images, not {self.role} messages")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one call; ``None`` where the upstream did not say."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """The next piece of the reply's text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDone:
+    """The last event of a stream that completed."""
+
+    usage: Usage
+    finish_reason: str | None
+    """``"stop"``, ``"length"`` (``max_tokens`` reached), ``"content_filter"``, ..."""
+    model: str | None = None
+    """The model that answered, as the upstream names it."""
+
+
+StreamEvent = TextDelta | StreamDone
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """A whole reply, as :func:`complete` collects it."""
+
+    text: str
+    usage: Usage
+    finish_reason: str | None
+    model: str | None = None
+
+
+@runtime_checkable
+class LLMProvider(Protocol):
+    """A chat model. ``stream`` is an async generator: ``async def`` with ``yield`` in an
+    implementation, which is a plain ``def`` returning ``AsyncGenerator`` here.
+
+    Break out of the stream early only inside ``contextlib.aclosing(...)`` so the upstream
+    connection is released at once.
+    """
+
+    @property
+    def name(self) -> str:
+        """Says which provider this is in errors and logs (never secrets)."""
+        ...
+
+    def stream(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        model: str,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+    ) -> AsyncGenerator[StreamEvent, None]: ...
+
+    async def aclose(self) -> None:
+        """Release connections; the provider is not used afterwards."""
+        ...
+
+
+async def complete(
+    provider: LLMProvider,
+    messages: Sequence[ChatMessage],
+    *,
+    model: str,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> Completion:
+    """Run ``provider.stream`` to the end and return the whole reply."""
+    parts: list[str] = []
+    done: StreamDone | None = None
+    events = provider.stream(messages, model=model, temperature=temperature, max_tokens=max_tokens)
+    async for event in events:
+        if isinstance(event, TextDelta):
+            parts.append(event.text)
+        else:
+            done = event
+    if done is None:
+        raise ProviderStreamInterrupted(
+            provider=provider.name, what="the stream ended without its final event"
+        )
+    return Completion("".join(parts), done.usage, done.finish_reason, done.model)
+
+
+# Errors ------------------------------------------------------------------------------------
+
+
+class ProviderError(ThreadloomError):
+    """The language model provider failed; ``detail`` says how, in the upstream's words."""
+
+    status = 502
+    slug = "provider-error"
+    title = "The language model provider failed"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        provider: str | None = None,
+        what: str | None = None,
+        upstream_status: int | None = None,
+        upstream_message: str | None = None,
+        retry_after: float | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        status: int | None = None,
+    ) -> None:
+        """Give ``detail``, or the parts it is written from: ``provider`` and ``what`` failed.
+
+        ``errors`` and ``status`` are those of :class:`ThreadloomError`, so that
+        ``error_for_problem`` can rebuild these classes from a problem document.
+        """
+        self.provider = provider
+        self.upstream_status = upstream_status
+        self.upstream_message = upstream_message
+        self.retry_after = retry_after
+        if detail is None:
+            detail = what or self.title[0].lower() + self.title[1:]
+            if provider is not None:
+                detail = f"{provider}: {detail}"
+            if upstream_status is not None:
+                detail += f" (HTTP {upstream_status})"
+            if upstream_message:
+                detail += f": {upstream_message}"
+        headers = None
+        if retry_after is not None and retry_after > 0:
+            headers = {"Retry-After": str(math.ceil(retry_after))}
+        super().__init__(detail, errors=errors, headers=headers, status=status)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.detail!r})"
+
+
+class ProviderRejected(ProviderError):
+    slug = "provider-rejected-request"
+    title = "The language model provider rejected the request"
+
+
+class ProviderAuthFailed(ProviderRejected):
+    slug = "provider-auth-failed"
+    title = "The language model provider refused the configured API key"
+
+
+class ProviderRateLimited(ProviderError):
+    slug = "provider-rate-limited"
+    title = "The language model provider is rate limiting requests"
+
+
+class ProviderUnavailable(ProviderError):
+    slug = "provider-unavailable"
+    title = "The language model provider is unavailable"
+
+
+class ProviderStreamInterrupted(ProviderUnavailable):
+    slug = "provider-stream-interrupted"
+    title = "The language model provider's reply broke off"
+
+
+class ProviderTimeout(ProviderError):
+    status = 504
+    slug = "provider-timeout"
+    title = "The language model provider did not answer in time"
