@@ -43,6 +43,15 @@ from .models import (
     Thread,
     ThreadWithMessage,
 )
+from .threadmem import (
+    RoleMessage,
+    RoleThread,
+    V1Role,
+    V1RoleMessage,
+    V1RoleThread,
+    V1RoleThreads,
+    V1UpdateRoleThread,
+)
 
 __all__ = [
     "AlreadyExists",
@@ -64,6 +73,8 @@ __all__ = [
     "RateLimited",
     "RequestInProgress",
     "Role",
+    "RoleMessage",
+    "RoleThread",
     "ServiceUnavailable",
     "Space",
     "State",
@@ -74,6 +85,11 @@ __all__ = [
     "ThreadloomError",
     "TransportError",
     "Unauthenticated",
+    "V1Role",
+    "V1RoleMessage",
+    "V1RoleThread",
+    "V1RoleThreads",
+    "V1UpdateRoleThread",
     "ValidationFailed",
     "__version__",
 ]

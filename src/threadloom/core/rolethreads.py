@@ -40,8 +40,12 @@ def _seconds(timestamp: str) -> float:
 
 
 def version_of(thread: Row) -> str:
-    """Changes whenever the thread does: every write moves ``updated_at``."""
-    basis = f"{thread['id']}\n{thread['message_count']}\n{thread['updated_at']}"
+    """Changes whenever the thread does: every write moves ``updated_at``. The same basis as
+    ``RoleThread.generate_version_hash`` in the library."""
+    basis = (
+        f"{thread['id']}\n{thread['message_count']}\n{thread['updated_at']}"
+        f"\n{thread['state_version']}"
+    )
     return hashlib.sha256(basis.encode()).hexdigest()
 
 

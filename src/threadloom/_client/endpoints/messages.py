@@ -45,12 +45,15 @@ class MessageEndpoints:
         images: Sequence[str] | None = None,
         private: bool = False,
         metadata: JSONMapping | None = None,
+        id: str | None = None,
         idempotency_key: str | None = None,
     ) -> Call[Message]:
         """Append a message. ``images`` are http(s) or ``data:`` URLs; a ``private``
-        message is never shown to reader keys."""
+        message is never shown to reader keys; ``id`` is chosen by the caller (unique in
+        the thread) or generated."""
         body = given(
             {
+                "id": id,
                 "role": role,
                 "content": content,
                 "images": images,

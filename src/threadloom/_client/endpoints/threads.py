@@ -95,6 +95,8 @@ class ThreadEndpoints:
         *,
         status: Literal["active", "archived", "all"] | None = None,
         owner_id: str | None = None,
+        title: str | None = None,
+        public: bool | None = None,
         metadata: Mapping[str, str | int | float | bool] | None = None,
         q: str | None = None,
         order_by: Literal["updated_at", "created_at"] | None = None,
@@ -105,11 +107,14 @@ class ThreadEndpoints:
     ) -> Call[Page[Thread]]:
         """A page of the space's threads: active ones (``status``: ``archived``, ``all``),
         most recently updated first (``order_by="created_at"`` for a fixed order). Filters:
-        ``owner_id``; ``metadata``, threads whose metadata has each key with this value
-        (compared as text); ``q``, a substring of the title."""
+        ``owner_id``; ``title``, the exact title; ``public``; ``metadata``, threads whose
+        metadata has each key with this value (compared as text); ``q``, a substring of the
+        title."""
         params = query(
             status=status,
             owner_id=owner_id,
+            title=title,
+            public=public,
             q=q,
             order_by=order_by,
             order=order,
