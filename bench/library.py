@@ -38,9 +38,10 @@ def competitor_python(name: str) -> Path:
     if not python.exists():
         print(f"installing {name} into {venv} (once) ...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", *PACKAGES[name]], check=True
-        )
+        install = [str(python), "-m", "pip", "install", "--quiet", *PACKAGES[name]]
+        done = subprocess.run(install, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"could not install {name}:\n{done.stderr}")
     return python
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -206,37 +207,30 @@ class MessageStoreMixin(PostgresBase):
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
     ) -> Row | None:
-        # Optimistic: read, compute, then write only if the version is still the one read
-        # (two round trips, no transaction held open while Python computes). A writer that
-        # lost the race reads again, so If-Match and merge patches see the newest state.
-        while True:
-            now = utc_now()
-            r = await self._fetchrow(
-                "SELECT pk, status, state, state_version FROM threads"
-                " WHERE space_id = $1 AND id = $2",
-                space_id,
-                thread_id,
-            )
-            if r is None:
-                return None
-            pk, status, old_state, version = r[0], r[1], r[2], r[3]
-            if status != "active":
-                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
-            new_state = mutate(old_state, version)
-            # Saves the current version (unless pruning would drop it at once), prunes old
-            # versions and writes the new state, all in one statement.
-            result = await self._execute(
-                _WRITE_STATE_SQL, pk, new_state, now, version - keep_versions, version
-            )
-            if result == "UPDATE 1":
-                break
-        return {
-            "object": "thread.state",
-            "thread_id": thread_id,
-            "state": new_state,
-            "version": version + 1,
-            "updated_at": format_ts(now),
-        }
+        # First optimistically: read, compute, then write only if the version is still the
+        # one read (two round trips, no transaction held while Python computes). A writer
+        # that lost that race does it again under the row lock, so a hot thread does not
+        # turn into a storm of retries; either way If-Match and merge patches see the
+        # newest state.
+        _select = (
+            "SELECT pk, status, state, state_version FROM threads WHERE space_id = $1 AND id = $2"
+        )
+        now = utc_now()
+        r = await self._fetchrow(_select, space_id, thread_id)
+        if r is None:
+            return None
+        written = await _try_write_state(self._execute, r, thread_id, mutate, keep_versions, now)
+        if written is None:
+            async with self._transaction() as db:
+                now = utc_now()
+                r = await db.fetchrow(_select + " FOR UPDATE", space_id, thread_id)
+                if r is None:
+                    return None
+                written = await _try_write_state(
+                    db.execute, r, thread_id, mutate, keep_versions, now
+                )
+                assert written is not None, "the row is locked: the version cannot move"
+        return written
 
     async def list_state_versions(
         self,
@@ -276,3 +270,30 @@ class MessageStoreMixin(PostgresBase):
             if r[1] is not None
         ]
         return slice_page(rows, limit, plan)
+
+
+async def _try_write_state(
+    execute: Callable[..., Awaitable[str]],
+    r: Record,
+    thread_id: str,
+    mutate: StateMutation,
+    keep_versions: int,
+    now: datetime,
+) -> Row | None:
+    """Write the state computed from row ``r``; None if its version moved meanwhile."""
+    pk, status, old_state, version = r[0], r[1], r[2], r[3]
+    if status != "active":
+        raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+    new_state = mutate(old_state, version)
+    # Saves the current version (unless pruning would drop it at once), prunes old
+    # versions and writes the new state, all in one statement.
+    result = await execute(_WRITE_STATE_SQL, pk, new_state, now, version - keep_versions, version)
+    if result != "UPDATE 1":
+        return None
+    return {
+        "object": "thread.state",
+        "thread_id": thread_id,
+        "state": new_state,
+        "version": version + 1,
+        "updated_at": format_ts(now),
+    }
