@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,14 +71,14 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A fresh, migrated database on the test server, dropped at the end of the session."""
+@contextmanager
+def empty_postgres_database(prefix: str) -> Iterator[str]:
+    """A new empty database of its own on the test server, dropped afterwards."""
     server = os.environ.get(PG_ENV)
     if not server:
         service_missing(f"PostgreSQL tests need {PG_ENV}")
     assert server is not None
-    name = f"threadloom_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
 
     async def admin(sql: str) -> None:
         conn = await asyncpg.connect(server, timeout=5)
@@ -90,10 +91,18 @@ def postgres_server() -> Iterator[str]:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         service_missing(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
-    url = _with_database(server, name)
-    migrate(url)
-    yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    try:
+        yield _with_database(server, name)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A fresh, migrated database on the test server, dropped at the end of the session."""
+    with empty_postgres_database("threadloom_test") as url:
+        migrate(url)
+        yield url
 
 
 def reset_postgres(url: str) -> None:

@@ -8,13 +8,11 @@ import os
 import sqlite3
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -23,7 +21,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import PG_ENV, _with_database, service_missing
+from tests.conftest import empty_postgres_database
 from threadloom.store import schema
 from threadloom.store.migrate import alembic_config, migrate
 from threadloom.store.urls import backend_of, sqlalchemy_url
@@ -132,25 +130,8 @@ def fresh_sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """An empty database of its own on the test server, dropped afterwards."""
-    server = os.environ.get(PG_ENV)
-    if not server:
-        service_missing(f"PostgreSQL tests need {PG_ENV}")
-    assert server is not None
-    name = f"threadloom_mig_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(server, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        service_missing(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
-    yield _with_database(server, name)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with empty_postgres_database("threadloom_mig") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 from ..errors import AlreadyExists, NotFound
+from ..ids import new_id
 from ..models import MessageCreate, MessageListQuery, ThreadListQuery
 from ..threadmem_schemas import V1RoleMessage
 from .backends import BATCH, Backend, LocalBackend, Row
@@ -20,29 +19,14 @@ from .records import RoleMessageRecord
 __all__ = ["IMAGE_TAG", "RoleMessage", "message_id", "message_pages", "seconds"]
 
 IMAGE_TAG = "<image>"
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
-_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
-_clock: tuple[int, str] = (-1, "")
 _MESSAGE_FILTERS = frozenset(
     {"id", "thread_id", "role", "text", "private", "metadata", "meta_data"}
 )
 
 
 def message_id() -> str:
-    """A new message id in the form of ``threadloom.ids.new_id("msg")`` (48 bits of
-    milliseconds, then 80 random bits, in lower-case Crockford base32), made in a fraction of
-    its time: ``post`` makes one per message. The time part is computed once a millisecond,
-    the random part by ``base64.b32encode`` (80 bits are exactly 16 characters)."""
-    global _clock
-    millis = time.time_ns() // 1_000_000
-    if _clock[0] != millis:
-        value, chars = millis, []
-        for _ in range(10):
-            chars.append(_ALPHABET[value & 31])
-            value >>= 5
-        _clock = (millis, "".join(reversed(chars)))
-    random_part = base64.b32encode(os.urandom(10)).translate(_CROCKFORD).decode()
-    return f"msg_{_clock[1]}{random_part}"
+    """A new message id, of the same form as the server's."""
+    return new_id("msg")
 
 
 def seconds(text: str) -> float:

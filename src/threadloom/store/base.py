@@ -161,6 +161,17 @@ def new_thread_row(
     }
 
 
+def state_row(thread_id: str, state: Any, version: int, updated_at: str | None) -> Row:
+    """A thread's state as every backend returns it."""
+    return {
+        "object": "thread.state",
+        "thread_id": thread_id,
+        "state": state,
+        "version": version,
+        "updated_at": updated_at,
+    }
+
+
 ThreadMutation = Callable[[Row], Row]
 """Given the current thread row, return the columns to change (a subset of the updatable ones)."""
 

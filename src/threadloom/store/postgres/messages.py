@@ -20,6 +20,7 @@ from ..base import (
     format_ts,
     keyset_plan,
     slice_page,
+    state_row,
     utc_now,
 )
 from .connection import PostgresBase, Record, _dumps, _ts, _wire_ts
@@ -196,13 +197,7 @@ class MessageStoreMixin(PostgresBase):
         )
         if r is None:
             return None
-        return {
-            "object": "thread.state",
-            "thread_id": thread_id,
-            "state": r[0],
-            "version": r[1],
-            "updated_at": _ts(r[2]),
-        }
+        return state_row(thread_id, r[0], r[1], _ts(r[2]))
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
@@ -290,10 +285,4 @@ async def _try_write_state(
     result = await execute(_WRITE_STATE_SQL, pk, new_state, now, version - keep_versions, version)
     if result != "UPDATE 1":
         return None
-    return {
-        "object": "thread.state",
-        "thread_id": thread_id,
-        "state": new_state,
-        "version": version + 1,
-        "updated_at": format_ts(now),
-    }
+    return state_row(thread_id, new_state, version + 1, format_ts(now))

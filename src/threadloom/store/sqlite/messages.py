@@ -17,6 +17,7 @@ from ..base import (
     StateMutation,
     keyset_plan,
     slice_page,
+    state_row,
 )
 from .connection import SQLiteBase, _dumps, _loads, _now
 
@@ -164,13 +165,7 @@ class MessageStoreMixin(SQLiteBase):
         if r is None:
             return None
         state = _loads(r[0]) if r[0] is not None else None
-        return {
-            "object": "thread.state",
-            "thread_id": thread_id,
-            "state": state,
-            "version": r[1],
-            "updated_at": r[2],
-        }
+        return state_row(thread_id, state, r[1], r[2])
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
@@ -203,13 +198,7 @@ class MessageStoreMixin(SQLiteBase):
                 " updated_at = ? WHERE pk = ?",
                 (_dumps(new_state), version + 1, now, now, pk),
             )
-        return {
-            "object": "thread.state",
-            "thread_id": thread_id,
-            "state": new_state,
-            "version": version + 1,
-            "updated_at": now,
-        }
+        return state_row(thread_id, new_state, version + 1, now)
 
     async def list_state_versions(
         self,
