@@ -18,11 +18,19 @@ back into the matching class::
     ├── PreconditionFailed      412  If-Match did not match
     ├── RateLimited             429  slow down (Retry-After)
     ├── ServiceUnavailable      503  a dependency (database, upstream) is not reachable
+    ├── ProviderError           502  the language model provider failed
+    │   ├── ProviderRejected        502  it refused the request (4xx)
+    │   │   └── ProviderAuthFailed      502  ... because of the API key (401/403)
+    │   ├── ProviderRateLimited     502  it answered 429, after our retries
+    │   ├── ProviderUnavailable     502  connection failed or 5xx, after retries
+    │   │   └── ProviderStreamInterrupted  502  the reply broke off part way
+    │   └── ProviderTimeout         504  it did not answer in time
     └── TransportError          ---  client side: the server could not be reached
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 __all__ = [
@@ -33,6 +41,13 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "PreconditionFailed",
+    "ProviderAuthFailed",
+    "ProviderError",
+    "ProviderRateLimited",
+    "ProviderRejected",
+    "ProviderStreamInterrupted",
+    "ProviderTimeout",
+    "ProviderUnavailable",
     "RateLimited",
     "RequestInProgress",
     "ServiceUnavailable",
@@ -164,6 +179,82 @@ class ServiceUnavailable(ThreadloomError):
     title = "A service threadloom depends on is unavailable"
 
 
+class ProviderError(ThreadloomError):
+    """The language model provider failed; ``detail`` says how, in the upstream's words."""
+
+    status = 502
+    slug = "provider-error"
+    title = "The language model provider failed"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        provider: str | None = None,
+        what: str | None = None,
+        upstream_status: int | None = None,
+        upstream_message: str | None = None,
+        retry_after: float | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        status: int | None = None,
+    ) -> None:
+        """Give ``detail``, or the parts it is written from: ``provider`` and ``what`` failed.
+
+        ``errors`` and ``status`` are those of :class:`ThreadloomError`, so that
+        ``error_for_problem`` can rebuild these classes from a problem document.
+        """
+        self.provider = provider
+        self.upstream_status = upstream_status
+        self.upstream_message = upstream_message
+        self.retry_after = retry_after
+        if detail is None:
+            detail = what or self.title[0].lower() + self.title[1:]
+            if provider is not None:
+                detail = f"{provider}: {detail}"
+            if upstream_status is not None:
+                detail += f" (HTTP {upstream_status})"
+            if upstream_message:
+                detail += f": {upstream_message}"
+        headers = None
+        if retry_after is not None and retry_after > 0:
+            headers = {"Retry-After": str(math.ceil(retry_after))}
+        super().__init__(detail, errors=errors, headers=headers, status=status)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.detail!r})"
+
+
+class ProviderRejected(ProviderError):
+    slug = "provider-rejected-request"
+    title = "The language model provider rejected the request"
+
+
+class ProviderAuthFailed(ProviderRejected):
+    slug = "provider-auth-failed"
+    title = "The language model provider refused the configured API key"
+
+
+class ProviderRateLimited(ProviderError):
+    slug = "provider-rate-limited"
+    title = "The language model provider is rate limiting requests"
+
+
+class ProviderUnavailable(ProviderError):
+    slug = "provider-unavailable"
+    title = "The language model provider is unavailable"
+
+
+class ProviderStreamInterrupted(ProviderUnavailable):
+    slug = "provider-stream-interrupted"
+    title = "The language model provider's reply broke off"
+
+
+class ProviderTimeout(ProviderError):
+    status = 504
+    slug = "provider-timeout"
+    title = "The language model provider did not answer in time"
+
+
 class TransportError(ThreadloomError):
     """Raised by the client when the server cannot be reached at all."""
 
@@ -185,6 +276,10 @@ def _index(cls: type[ThreadloomError]) -> None:
 
 _index(ThreadloomError)
 _BY_STATUS[400] = ValidationFailed
+# A 502 or 504 without our problem type comes from a gateway in between, not from a
+# language model provider: it stays a plain ThreadloomError.
+_BY_STATUS.pop(502, None)
+_BY_STATUS.pop(504, None)
 
 
 def error_for_problem(status: int, problem: dict[str, Any]) -> ThreadloomError:

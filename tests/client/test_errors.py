@@ -132,3 +132,14 @@ class TestNonProblemAnswers:
         assert type(caught.value) is expected
         assert caught.value.status_code == status
         assert caught.value.detail
+
+
+def test_provider_problems_come_back_as_their_classes() -> None:
+    from threadloom.errors import ProviderRateLimited, ProviderTimeout, error_for_problem
+
+    limited = ProviderRateLimited(provider="groq", upstream_status=429, upstream_message="slow")
+    rebuilt = error_for_problem(502, limited.to_problem("/x"))
+    assert type(rebuilt) is ProviderRateLimited
+    assert rebuilt.detail == limited.detail
+    timeout = error_for_problem(504, ProviderTimeout(provider="openai").to_problem())
+    assert type(timeout) is ProviderTimeout

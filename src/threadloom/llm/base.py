@@ -3,7 +3,8 @@
 A provider turns a list of :class:`ChatMessage` into a stream of events: any number of
 :class:`TextDelta`, then exactly one :class:`StreamDone` with the usage and finish reason.
 When the upstream fails, the stream raises one of the :class:`ProviderError` classes instead
-(the deltas already yielded are all the caller gets)::
+(the deltas already yielded are all the caller gets). They live in ``threadloom.errors`` with
+every other error, so the client rebuilds them from problem documents too::
 
     ThreadloomError
     └── ProviderError               502  the language model provider failed
@@ -20,12 +21,19 @@ the API key.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import Literal, Protocol, get_args, runtime_checkable
 
-from ..errors import ThreadloomError
+from ..errors import (
+    ProviderAuthFailed,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderStreamInterrupted,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
 
 __all__ = [
     "ChatMessage",
@@ -162,82 +170,3 @@ async def complete(
             provider=provider.name, what="the stream ended without its final event"
         )
     return Completion("".join(parts), done.usage, done.finish_reason, done.model)
-
-
-# Errors ------------------------------------------------------------------------------------
-
-
-class ProviderError(ThreadloomError):
-    """The language model provider failed; ``detail`` says how, in the upstream's words."""
-
-    status = 502
-    slug = "provider-error"
-    title = "The language model provider failed"
-
-    def __init__(
-        self,
-        detail: str | None = None,
-        *,
-        provider: str | None = None,
-        what: str | None = None,
-        upstream_status: int | None = None,
-        upstream_message: str | None = None,
-        retry_after: float | None = None,
-        errors: list[dict[str, Any]] | None = None,
-        status: int | None = None,
-    ) -> None:
-        """Give ``detail``, or the parts it is written from: ``provider`` and ``what`` failed.
-
-        ``errors`` and ``status`` are those of :class:`ThreadloomError`, so that
-        ``error_for_problem`` can rebuild these classes from a problem document.
-        """
-        self.provider = provider
-        self.upstream_status = upstream_status
-        self.upstream_message = upstream_message
-        self.retry_after = retry_after
-        if detail is None:
-            detail = what or self.title[0].lower() + self.title[1:]
-            if provider is not None:
-                detail = f"{provider}: {detail}"
-            if upstream_status is not None:
-                detail += f" (HTTP {upstream_status})"
-            if upstream_message:
-                detail += f": {upstream_message}"
-        headers = None
-        if retry_after is not None and retry_after > 0:
-            headers = {"Retry-After": str(math.ceil(retry_after))}
-        super().__init__(detail, errors=errors, headers=headers, status=status)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.detail!r})"
-
-
-class ProviderRejected(ProviderError):
-    slug = "provider-rejected-request"
-    title = "The language model provider rejected the request"
-
-
-class ProviderAuthFailed(ProviderRejected):
-    slug = "provider-auth-failed"
-    title = "The language model provider refused the configured API key"
-
-
-class ProviderRateLimited(ProviderError):
-    slug = "provider-rate-limited"
-    title = "The language model provider is rate limiting requests"
-
-
-class ProviderUnavailable(ProviderError):
-    slug = "provider-unavailable"
-    title = "The language model provider is unavailable"
-
-
-class ProviderStreamInterrupted(ProviderUnavailable):
-    slug = "provider-stream-interrupted"
-    title = "The language model provider's reply broke off"
-
-
-class ProviderTimeout(ProviderError):
-    status = 504
-    slug = "provider-timeout"
-    title = "The language model provider did not answer in time"
