@@ -36,7 +36,9 @@ from threadloom.store.migrate import migrate
 
 PG_ENV = "THREADLOOM_TEST_POSTGRES_URL"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-_TABLES = "spaces, threads, messages, state_versions, api_keys, idempotency_keys"
+_TABLES = (
+    "spaces, threads, messages, state_versions, api_keys, idempotency_keys, assistants, leases"
+)
 
 
 def service_missing(reason: str) -> None:

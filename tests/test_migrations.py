@@ -26,7 +26,16 @@ from threadloom.store import schema
 from threadloom.store.migrate import alembic_config, migrate
 from threadloom.store.urls import backend_of, sqlalchemy_url
 
-TABLES = {"spaces", "threads", "messages", "state_versions", "api_keys", "idempotency_keys"}
+TABLES = {
+    "spaces",
+    "threads",
+    "messages",
+    "state_versions",
+    "api_keys",
+    "idempotency_keys",
+    "assistants",
+    "leases",
+}
 
 
 def _head(url: str) -> str:

@@ -18,7 +18,9 @@ __all__ = [
     "JSONType",
     "Timestamp",
     "api_keys",
+    "assistants",
     "idempotency_keys",
+    "leases",
     "messages",
     "metadata",
     "spaces",
@@ -138,4 +140,40 @@ idempotency_keys = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("locked_until", Timestamp, nullable=False),
     sa.Index(None, "created_at"),
+)
+
+# Assistants: per-space LLM configurations. A private one is seen only by admin keys and the
+# keys it grants; its unlock phrase is kept as a salted SHA-256 and a word count only.
+assistants = sa.Table(
+    "assistants",
+    metadata,
+    sa.Column(
+        "space_id", sa.Text, sa.ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("provider", sa.Text, nullable=True),
+    sa.Column("model", sa.Text, nullable=True),
+    sa.Column("system_prompt", sa.Text, nullable=True),
+    sa.Column("temperature", sa.Float, nullable=True),
+    sa.Column("max_tokens", sa.Integer, nullable=True),
+    sa.Column("context_tokens", sa.Integer, nullable=False),
+    sa.Column("private", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("grants", JSONType, nullable=False, server_default=sa.text("'[]'")),
+    sa.Column("unlock_salt", sa.Text, nullable=True),
+    sa.Column("unlock_hash", sa.Text, nullable=True),
+    sa.Column("unlock_words", sa.Integer, nullable=True),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("space_id", "name"),
+)
+
+# Named leases: one holder at a time across every server process (one generation per thread).
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False),
 )
