@@ -37,6 +37,24 @@ Order = Literal["asc", "desc"]
 THREAD_COLUMNS_UPDATABLE = frozenset(
     {"title", "status", "public", "owner_id", "metadata", "role_mapping", "archived_at"}
 )
+ASSISTANT_COLUMNS_UPDATABLE = frozenset(
+    {
+        "name",
+        "provider",
+        "model",
+        "system_prompt",
+        "temperature",
+        "max_tokens",
+        "context_tokens",
+        "private",
+        "grants",
+        "unlock_salt",
+        "unlock_hash",
+        "unlock_words",
+        "metadata",
+    }
+)
+UNLOCKABLE_ASSISTANTS_MAX = 100
 
 
 def utc_now() -> datetime:
@@ -161,6 +179,51 @@ def new_thread_row(
     }
 
 
+ASSISTANT_COLUMNS = (
+    "space_id",
+    "id",
+    "name",
+    "provider",
+    "model",
+    "system_prompt",
+    "temperature",
+    "max_tokens",
+    "context_tokens",
+    "private",
+    "grants",
+    "unlock_salt",
+    "unlock_hash",
+    "unlock_words",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
+
+
+def new_assistant_row(space_id: str, fields: Row, now: str) -> Row:
+    """The row of an assistant just created from ``fields``, as both backends return it."""
+    return {
+        "object": "assistant",
+        "id": fields["id"],
+        "space_id": space_id,
+        "name": fields["name"],
+        "provider": fields.get("provider"),
+        "model": fields.get("model"),
+        "system_prompt": fields.get("system_prompt"),
+        "temperature": fields.get("temperature"),
+        "max_tokens": fields.get("max_tokens"),
+        "context_tokens": fields["context_tokens"],
+        "private": bool(fields.get("private", False)),
+        "grants": list(fields.get("grants", [])),
+        "unlock_salt": fields.get("unlock_salt"),
+        "unlock_hash": fields.get("unlock_hash"),
+        "unlock_words": fields.get("unlock_words"),
+        "metadata": fields.get("metadata", {}),
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def state_row(thread_id: str, state: Any, version: int, updated_at: str | None) -> Row:
     """A thread's state as every backend returns it."""
     return {
@@ -178,9 +241,26 @@ ThreadMutation = Callable[[Row], Row]
 StateMutation = Callable[[Any, int], Any]
 """Given the current state and version, return the new state (or raise to refuse)."""
 
+AssistantMutation = Callable[[Row], Row]
+"""Given the current assistant row, return the columns to change (a subset of the updatable
+ones), or raise to refuse."""
+
 
 class Store(Protocol):
-    """What the services need from a backend. Every method is atomic on its own."""
+    """What the services need from a backend. Every method is atomic on its own.
+
+    Assistants: rows carry every column, the unlock salt, hash and word count included (the
+    service strips them from what it shows). ``create_assistant`` raises AlreadyExists for a
+    taken id or name and NotFound for a missing space; ``list_assistants`` pages by id and,
+    with ``include_private=False``, leaves out the private assistants whose grants do not
+    name ``granted_to``; ``list_unlockable_assistants`` returns at most
+    ``UNLOCKABLE_ASSISTANTS_MAX`` private assistants that have an unlock phrase.
+
+    Leases: ``acquire_lease`` takes the named lease for ``seconds`` (or extends it when
+    ``holder`` holds it already; an expired lease is taken over) and returns None, or returns
+    the seconds left on another holder's lease. ``release_lease`` gives it up, only if
+    ``holder`` still holds it.
+    """
 
     backend: str
 
@@ -240,6 +320,29 @@ class Store(Protocol):
     async def list_api_keys(self) -> list[Row]: ...
     async def revoke_api_key(self, key_id: str) -> bool: ...
     async def count_api_keys(self, include_revoked: bool = False) -> int: ...
+
+    # assistants
+    async def create_assistant(self, space_id: str, row: Row) -> Row: ...
+    async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None: ...
+    async def list_assistants(
+        self,
+        space_id: str,
+        limit: int,
+        after: str | None,
+        before: str | None,
+        *,
+        include_private: bool = True,
+        granted_to: str | None = None,
+    ) -> PageSlice: ...
+    async def update_assistant(
+        self, space_id: str, assistant_id: str, mutate: AssistantMutation
+    ) -> Row | None: ...
+    async def delete_assistant(self, space_id: str, assistant_id: str) -> bool: ...
+    async def list_unlockable_assistants(self, space_id: str) -> list[Row]: ...
+
+    # leases
+    async def acquire_lease(self, name: str, holder: str, seconds: float) -> float | None: ...
+    async def release_lease(self, name: str, holder: str) -> None: ...
 
     # idempotency
     async def idempotency_begin(

@@ -18,7 +18,9 @@ Atomicity without application locks:
 from __future__ import annotations
 
 from .access import AccessStoreMixin
+from .assistants import AssistantStoreMixin
 from .connection import PostgresBase
+from .leases import LeaseStoreMixin
 from .messages import MessageStoreMixin
 from .spaces import SpaceStoreMixin
 from .threads import ThreadStoreMixin
@@ -27,7 +29,13 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    SpaceStoreMixin, ThreadStoreMixin, MessageStoreMixin, AccessStoreMixin, PostgresBase
+    SpaceStoreMixin,
+    ThreadStoreMixin,
+    MessageStoreMixin,
+    AssistantStoreMixin,
+    AccessStoreMixin,
+    LeaseStoreMixin,
+    PostgresBase,
 ):
     """The whole store: each mixin holds the queries of one resource, the base holds the
     pool."""

@@ -14,7 +14,9 @@ A lock serializes callers from several threads (the local library may be used th
 from __future__ import annotations
 
 from .access import AccessStoreMixin
+from .assistants import AssistantStoreMixin
 from .connection import SQLiteBase
+from .leases import LeaseStoreMixin
 from .messages import MessageStoreMixin
 from .spaces import SpaceStoreMixin
 from .threads import ThreadStoreMixin
@@ -23,7 +25,13 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    SpaceStoreMixin, ThreadStoreMixin, MessageStoreMixin, AccessStoreMixin, SQLiteBase
+    SpaceStoreMixin,
+    ThreadStoreMixin,
+    MessageStoreMixin,
+    AssistantStoreMixin,
+    AccessStoreMixin,
+    LeaseStoreMixin,
+    SQLiteBase,
 ):
     """The whole store: each mixin holds the queries of one resource, the base holds the
     connection."""

@@ -1,0 +1,162 @@
+"""Assistants on PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from ...errors import AlreadyExists, NotFound
+from ..base import (
+    ASSISTANT_COLUMNS,
+    ASSISTANT_COLUMNS_UPDATABLE,
+    UNLOCKABLE_ASSISTANTS_MAX,
+    AssistantMutation,
+    PageSlice,
+    Row,
+    format_ts,
+    keyset_plan,
+    new_assistant_row,
+    slice_page,
+    utc_now,
+)
+from .connection import PostgresBase, Record, _count
+
+__all__ = ["AssistantStoreMixin"]
+
+_COLUMNS = ", ".join(ASSISTANT_COLUMNS)
+_NAME_CONSTRAINT = "uq_assistants_space_id_name"
+
+
+def _assistant(r: Record) -> Row:
+    return {
+        "object": "assistant",
+        "id": r[1],
+        "space_id": r[0],
+        "name": r[2],
+        "provider": r[3],
+        "model": r[4],
+        "system_prompt": r[5],
+        "temperature": r[6],
+        "max_tokens": r[7],
+        "context_tokens": r[8],
+        "private": r[9],
+        "grants": r[10],
+        "unlock_salt": r[11],
+        "unlock_hash": r[12],
+        "unlock_words": r[13],
+        "metadata": r[14],
+        "created_at": format_ts(r[15]),
+        "updated_at": format_ts(r[16]),
+    }
+
+
+def _taken(exc: asyncpg.UniqueViolationError, space_id: str, row: Row) -> AlreadyExists:
+    if getattr(exc, "constraint_name", None) == _NAME_CONSTRAINT:
+        return AlreadyExists(f"an assistant named {row['name']!r} already exists in {space_id!r}")
+    return AlreadyExists(f"assistant {row['id']!r} already exists")
+
+
+class AssistantStoreMixin(PostgresBase):
+    # assistants -------------------------------------------------------------------------
+
+    async def create_assistant(self, space_id: str, row: Row) -> Row:
+        now = utc_now()
+        stored = new_assistant_row(space_id, row, format_ts(now))
+        values: list[Any] = [stored[column] for column in ASSISTANT_COLUMNS[:-2]]
+        placeholders = ", ".join(f"${n}" for n in range(1, len(values) + 3))
+        try:
+            await self._execute(
+                f"INSERT INTO assistants ({_COLUMNS}) VALUES ({placeholders})", *values, now, now
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise _taken(exc, space_id, stored) from exc
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise NotFound(f"space {space_id!r} does not exist") from exc
+        return stored
+
+    async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None:
+        r = await self._fetchrow(
+            f"SELECT {_COLUMNS} FROM assistants WHERE space_id = $1 AND id = $2",
+            space_id,
+            assistant_id,
+        )
+        return _assistant(r) if r is not None else None
+
+    async def list_assistants(
+        self,
+        space_id: str,
+        limit: int,
+        after: str | None,
+        before: str | None,
+        *,
+        include_private: bool = True,
+        granted_to: str | None = None,
+    ) -> PageSlice:
+        plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
+        args: list[Any] = [space_id]
+        where = ["space_id = $1"]
+        if not include_private:
+            args.append(granted_to)
+            where.append(f"(NOT private OR grants ? ${len(args)})")
+        cursor = before if before is not None else after
+        if plan.op and cursor is not None:
+            args.append(cursor)
+            where.append(f"id {plan.op} ${len(args)}")
+        args.append(limit + 1)
+        sql = (
+            f"SELECT {_COLUMNS} FROM assistants WHERE {' AND '.join(where)}"
+            f" ORDER BY id {plan.direction} LIMIT ${len(args)}"
+        )
+        rows = [_assistant(r) for r in await self._fetch(sql, *args)]
+        return slice_page(rows, limit, plan)
+
+    async def update_assistant(
+        self, space_id: str, assistant_id: str, mutate: AssistantMutation
+    ) -> Row | None:
+        try:
+            async with self._transaction() as db:
+                r = await db.fetchrow(
+                    f"SELECT {_COLUMNS} FROM assistants WHERE space_id = $1 AND id = $2 FOR UPDATE",
+                    space_id,
+                    assistant_id,
+                )
+                if r is None:
+                    return None
+                row = _assistant(r)
+                changes = mutate(row)
+                if not changes:
+                    return row
+                assert set(changes) <= ASSISTANT_COLUMNS_UPDATABLE, set(changes)
+                now = utc_now()
+                columns = [*changes, "updated_at"]
+                sets = ", ".join(f"{column} = ${n}" for n, column in enumerate(columns, 3))
+                await db.execute(
+                    f"UPDATE assistants SET {sets} WHERE space_id = $1 AND id = $2",
+                    space_id,
+                    assistant_id,
+                    *changes.values(),
+                    now,
+                )
+        except asyncpg.UniqueViolationError as exc:
+            raise _taken(exc, space_id, {**row, **changes}) from exc
+        row.update(changes)
+        row["updated_at"] = format_ts(now)
+        return row
+
+    async def delete_assistant(self, space_id: str, assistant_id: str) -> bool:
+        status = await self._execute(
+            "DELETE FROM assistants WHERE space_id = $1 AND id = $2", space_id, assistant_id
+        )
+        return _count(status) > 0
+
+    async def list_unlockable_assistants(self, space_id: str) -> list[Row]:
+        return [
+            _assistant(r)
+            for r in await self._fetch(
+                f"SELECT {_COLUMNS} FROM assistants WHERE space_id = $1 AND private"
+                " AND unlock_hash IS NOT NULL ORDER BY id LIMIT $2",
+                space_id,
+                UNLOCKABLE_ASSISTANTS_MAX,
+            )
+        ]

@@ -1,0 +1,160 @@
+"""Assistants on SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import AlreadyExists, NotFound
+from ..base import (
+    ASSISTANT_COLUMNS,
+    ASSISTANT_COLUMNS_UPDATABLE,
+    UNLOCKABLE_ASSISTANTS_MAX,
+    AssistantMutation,
+    PageSlice,
+    Row,
+    keyset_plan,
+    new_assistant_row,
+    slice_page,
+)
+from .connection import SQLiteBase, _dumps, _loads, _now
+
+__all__ = ["AssistantStoreMixin"]
+
+_COLUMNS = ", ".join(ASSISTANT_COLUMNS)
+_PLACEHOLDERS = ", ".join("?" * len(ASSISTANT_COLUMNS))
+_JSON_COLUMNS = frozenset({"grants", "metadata"})
+
+
+def _assistant(r: Sequence[Any]) -> Row:
+    return {
+        "object": "assistant",
+        "id": r[1],
+        "space_id": r[0],
+        "name": r[2],
+        "provider": r[3],
+        "model": r[4],
+        "system_prompt": r[5],
+        "temperature": r[6],
+        "max_tokens": r[7],
+        "context_tokens": r[8],
+        "private": bool(r[9]),
+        "grants": _loads(r[10]),
+        "unlock_salt": r[11],
+        "unlock_hash": r[12],
+        "unlock_words": r[13],
+        "metadata": _loads(r[14]),
+        "created_at": r[15],
+        "updated_at": r[16],
+    }
+
+
+def _taken(exc: sqlite3.IntegrityError, space_id: str, row: Row) -> AlreadyExists:
+    if "assistants.name" in str(exc):
+        return AlreadyExists(f"an assistant named {row['name']!r} already exists in {space_id!r}")
+    return AlreadyExists(f"assistant {row['id']!r} already exists")
+
+
+class AssistantStoreMixin(SQLiteBase):
+    # assistants -------------------------------------------------------------------------
+
+    async def create_assistant(self, space_id: str, row: Row) -> Row:
+        stored = new_assistant_row(space_id, row, _now())
+        values = [
+            _dumps(stored[column]) if column in _JSON_COLUMNS else stored[column]
+            for column in ASSISTANT_COLUMNS
+        ]
+        with self._writing() as db:
+            if db.execute("SELECT 1 FROM spaces WHERE id = ?", (space_id,)).fetchone() is None:
+                raise NotFound(f"space {space_id!r} does not exist")
+            try:
+                db.execute(f"INSERT INTO assistants ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", values)
+            except sqlite3.IntegrityError as exc:
+                raise _taken(exc, space_id, stored) from exc
+        return stored
+
+    async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None:
+        with self._reading() as db:
+            r = db.execute(
+                f"SELECT {_COLUMNS} FROM assistants WHERE space_id = ? AND id = ?",
+                (space_id, assistant_id),
+            ).fetchone()
+        return _assistant(r) if r else None
+
+    async def list_assistants(
+        self,
+        space_id: str,
+        limit: int,
+        after: str | None,
+        before: str | None,
+        *,
+        include_private: bool = True,
+        granted_to: str | None = None,
+    ) -> PageSlice:
+        plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
+        where = ["space_id = ?"]
+        args: list[Any] = [space_id]
+        if not include_private:
+            where.append(
+                "(NOT private OR EXISTS (SELECT 1 FROM json_each(assistants.grants)"
+                " WHERE json_each.value = ?))"
+            )
+            args.append(granted_to)
+        cursor = before if before is not None else after
+        if plan.op and cursor is not None:
+            where.append(f"id {plan.op} ?")
+            args.append(cursor)
+        sql = (
+            f"SELECT {_COLUMNS} FROM assistants WHERE {' AND '.join(where)}"
+            f" ORDER BY id {plan.direction} LIMIT ?"
+        )
+        with self._reading() as db:
+            rows = [_assistant(r) for r in db.execute(sql, (*args, limit + 1))]
+        return slice_page(rows, limit, plan)
+
+    async def update_assistant(
+        self, space_id: str, assistant_id: str, mutate: AssistantMutation
+    ) -> Row | None:
+        with self._writing() as db:
+            r = db.execute(
+                f"SELECT {_COLUMNS} FROM assistants WHERE space_id = ? AND id = ?",
+                (space_id, assistant_id),
+            ).fetchone()
+            if r is None:
+                return None
+            row = _assistant(r)
+            changes = mutate(row)
+            if not changes:
+                return row
+            assert set(changes) <= ASSISTANT_COLUMNS_UPDATABLE, set(changes)
+            changes["updated_at"] = _now()
+            sets = ", ".join(f"{column} = ?" for column in changes)
+            values = [_dumps(v) if k in _JSON_COLUMNS else v for k, v in changes.items()]
+            try:
+                db.execute(
+                    f"UPDATE assistants SET {sets} WHERE space_id = ? AND id = ?",
+                    (*values, space_id, assistant_id),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise _taken(exc, space_id, {**row, **changes}) from exc
+        row.update(changes)
+        return row
+
+    async def delete_assistant(self, space_id: str, assistant_id: str) -> bool:
+        with self._writing() as db:
+            cur = db.execute(
+                "DELETE FROM assistants WHERE space_id = ? AND id = ?", (space_id, assistant_id)
+            )
+            return cur.rowcount > 0
+
+    async def list_unlockable_assistants(self, space_id: str) -> list[Row]:
+        with self._reading() as db:
+            return [
+                _assistant(r)
+                for r in db.execute(
+                    f"SELECT {_COLUMNS} FROM assistants WHERE space_id = ? AND private"
+                    " AND unlock_hash IS NOT NULL ORDER BY id LIMIT ?",
+                    (space_id, UNLOCKABLE_ASSISTANTS_MAX),
+                )
+            ]
