@@ -52,6 +52,7 @@ __all__ = [
     "RequestInProgress",
     "ServiceUnavailable",
     "ThreadArchived",
+    "ThreadBusy",
     "ThreadloomError",
     "TransportError",
     "Unauthenticated",
@@ -159,6 +160,11 @@ class ThreadArchived(Conflict):
 class RequestInProgress(Conflict):
     slug = "request-in-progress"
     title = "A request with this Idempotency-Key is still being handled"
+
+
+class ThreadBusy(Conflict):
+    slug = "thread-busy"
+    title = "A reply is already being generated on this thread"
 
 
 class PreconditionFailed(ThreadloomError):

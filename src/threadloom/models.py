@@ -23,6 +23,15 @@ __all__ = [
     "ApiKey",
     "ApiKeyCreate",
     "ApiKeyCreated",
+    "AskRequest",
+    "AskResponse",
+    "Assistant",
+    "AssistantCreate",
+    "AssistantUpdate",
+    "ChatContext",
+    "ChatCreate",
+    "ContextMessage",
+    "ContextQuery",
     "JSONObject",
     "LegacyThread",
     "LegacyThreadCreate",
@@ -35,6 +44,11 @@ __all__ = [
     "PageQuery",
     "Problem",
     "Role",
+    "SessionChatRequest",
+    "SessionCreated",
+    "SessionHistory",
+    "SessionList",
+    "SessionTurn",
     "Space",
     "SpaceCreate",
     "SpaceUpdate",
@@ -277,6 +291,77 @@ class Problem(_Response):
     errors: list[JSONObject] | None = None
 
 
+# Chat and the original session API --------------------------------------------------------
+
+
+class ChatCreate(_Request):
+    content: str = Field(description="The user's message.")
+    assistant: ResourceId | None = Field(
+        None, description="The assistant to answer; the space's default when omitted."
+    )
+    stream: StrictBool = Field(False, description="Answer with Server-Sent Events.")
+    images: list[str] = Field(default_factory=list)
+    metadata: JSONObject = Field(default_factory=dict)
+
+
+class ContextMessage(_Response):
+    id: str | None = Field(description="The thread message's id; null for the system prompt.")
+    role: str
+    name: str | None
+    content: str
+    images: list[str]
+
+
+class ChatContext(_Response):
+    object: Literal["thread.context"] = "thread.context"
+    assistant: str
+    max_tokens: int
+    tokens: int = Field(description="The estimated prompt tokens of these messages.")
+    truncated: bool = Field(description="Older messages exist that did not fit.")
+    messages: list[ContextMessage]
+
+
+class ContextQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    max_tokens: int | None = Field(
+        None, ge=16, le=10_000_000, description="The budget; the assistant's when omitted."
+    )
+    assistant: str | None = Field(None, description="The assistant; the default when omitted.")
+
+
+class AskRequest(_Request):
+    session_id: ResourceId | None = None
+    user_input: str
+
+
+class AskResponse(_Response):
+    session_id: str
+    response: str
+
+
+class SessionCreated(_Response):
+    session_id: str
+
+
+class SessionChatRequest(_Request):
+    session_id: ResourceId | None = None
+    message: str
+
+
+class SessionList(_Response):
+    sessions: list[str]
+
+
+class SessionTurn(_Response):
+    input: str
+    output: str | None
+
+
+class SessionHistory(_Response):
+    history: list[SessionTurn]
+
+
 # API keys ---------------------------------------------------------------------------------
 
 
@@ -318,3 +403,90 @@ class LegacyThreadUpdate(_Request):
 class LegacyThread(_Response):
     thread_id: str
     state: Any
+
+
+# Assistants -------------------------------------------------------------------------------
+
+AssistantName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+AssistantProvider = Literal["offline", "openai"]
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Temperature = Annotated[float, Field(ge=0, le=2)]
+ReplyTokens = Annotated[int, Field(ge=1, le=100_000)]
+ContextTokens = Annotated[int, Field(ge=256, le=1_000_000)]
+Grants = Annotated[list[ResourceId], Field(max_length=100)]
+UnlockPhrase = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+
+_PROVIDER = "``offline`` or ``openai``; null: the server's default provider."
+_MODEL = "The provider's model; null: the server's default model."
+_MAX_TOKENS = "The longest reply, in tokens; null: the provider's default."
+_CONTEXT_TOKENS = "How many tokens of the thread the model is sent (system prompt included)."
+_PRIVATE = (
+    "Seen only by admin keys and the keys in grants; everyone else gets 404 (admin only)."
+)
+_GRANTS = "Ids of API keys (of this space, or admin) that may see a private assistant (admin only)."
+_UNLOCK_PHRASE = (
+    "Write-only (admin only). A user message that contains it is answered by this private "
+    "assistant, and reaches the thread without it. Stored as a salted hash only."
+)
+
+
+class AssistantCreate(_Request):
+    id: ResourceId | None = None
+    name: AssistantName = Field(description="Unique in the space.")
+    provider: AssistantProvider | None = Field(None, description=_PROVIDER)
+    model: ModelName | None = Field(None, description=_MODEL)
+    system_prompt: str | None = None
+    temperature: Temperature | None = None
+    max_tokens: ReplyTokens | None = Field(None, description=_MAX_TOKENS)
+    context_tokens: ContextTokens | None = Field(
+        None, description=_CONTEXT_TOKENS + " Default: THREADLOOM_LLM_CONTEXT_TOKENS."
+    )
+    private: StrictBool = Field(False, description=_PRIVATE)
+    grants: Grants = Field(default_factory=list, description=_GRANTS)
+    unlock_phrase: UnlockPhrase | None = Field(None, description=_UNLOCK_PHRASE)
+    metadata: JSONObject = Field(default_factory=dict)
+
+
+class AssistantUpdate(_Request):
+    """Only the fields given change. ``null`` resets provider, model, system_prompt,
+    temperature and max_tokens to the server's defaults and removes the unlock phrase."""
+
+    name: AssistantName | None = None
+    provider: AssistantProvider | None = Field(None, description=_PROVIDER)
+    model: ModelName | None = Field(None, description=_MODEL)
+    system_prompt: str | None = None
+    temperature: Temperature | None = None
+    max_tokens: ReplyTokens | None = Field(None, description=_MAX_TOKENS)
+    context_tokens: ContextTokens | None = Field(None, description=_CONTEXT_TOKENS)
+    private: StrictBool | None = Field(None, description=_PRIVATE)
+    grants: Grants | None = Field(None, description=_GRANTS)
+    unlock_phrase: UnlockPhrase | None = Field(None, description=_UNLOCK_PHRASE)
+    metadata: dict[str, Any | None] | None = Field(
+        None, description="Merged key by key; a key set to null is removed."
+    )
+
+    @field_validator("name", "context_tokens", "private", "grants", "metadata", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may not be null")
+        return value
+
+
+class Assistant(_Response):
+    object: Literal["assistant"] = "assistant"
+    id: str
+    space_id: str
+    name: str
+    provider: str | None
+    model: str | None
+    system_prompt: str | None
+    temperature: float | None
+    max_tokens: int | None
+    context_tokens: int
+    private: bool
+    grants: list[str] = Field(description="Shown to admin keys only; others see [].")
+    has_unlock_phrase: bool
+    metadata: JSONObject
+    created_at: str | None = Field(description="Null for the built-in default (not stored).")
+    updated_at: str | None

@@ -57,6 +57,36 @@ class IdempotencyService:
         self.lease_seconds = lease_seconds
         self.ttl_seconds = ttl_seconds
 
+    async def begin(self, scope: str, key: str, request_hash: str) -> IdempotentResult | None:
+        """Claim ``key`` for a new request (None), or the first response to replay.
+
+        Raises when the key was used for another request or its request is still running.
+        A claimed key must be settled with :meth:`complete` or :meth:`release`.
+        """
+        record = await self.store.idempotency_begin(scope, key, request_hash, self.lease_seconds)
+        if record is None:
+            return None
+        if record.request_hash != request_hash:
+            raise IdempotencyMismatch(
+                "this Idempotency-Key was already used with a different request; "
+                "use a new key for a new request"
+            )
+        if record.status == "pending":
+            raise RequestInProgress(
+                "the first request with this Idempotency-Key is still running; retry later",
+                headers={"Retry-After": "1"},
+            )
+        assert record.response_status is not None
+        assert record.response_body is not None
+        return IdempotentResult(record.response_status, bytes(record.response_body), True)
+
+    async def complete(self, scope: str, key: str, status: int, body: bytes) -> None:
+        await self.store.idempotency_complete(scope, key, status, body)
+
+    async def release(self, scope: str, key: str) -> None:
+        """Forget a claimed key whose request failed: nothing was written, so a retry runs."""
+        await self.store.idempotency_release(scope, key)
+
     async def run(
         self,
         scope: str,
@@ -67,27 +97,15 @@ class IdempotencyService:
         if key is None:
             status, body = await handler()
             return IdempotentResult(status, body, False)
-        record = await self.store.idempotency_begin(scope, key, request_hash, self.lease_seconds)
-        if record is not None:
-            if record.request_hash != request_hash:
-                raise IdempotencyMismatch(
-                    "this Idempotency-Key was already used with a different request; "
-                    "use a new key for a new request"
-                )
-            if record.status == "pending":
-                raise RequestInProgress(
-                    "the first request with this Idempotency-Key is still running; retry later",
-                    headers={"Retry-After": "1"},
-                )
-            assert record.response_status is not None
-            assert record.response_body is not None
-            return IdempotentResult(record.response_status, bytes(record.response_body), True)
+        replay = await self.begin(scope, key, request_hash)
+        if replay is not None:
+            return replay
         try:
             status, body = await handler()
         except BaseException:
-            await self.store.idempotency_release(scope, key)
+            await self.release(scope, key)
             raise
-        await self.store.idempotency_complete(scope, key, status, body)
+        await self.complete(scope, key, status, body)
         return IdempotentResult(status, body, False)
 
     async def sweep(self) -> int:

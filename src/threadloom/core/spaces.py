@@ -14,9 +14,14 @@ from .cursors import decode_cursor, encode_cursor
 from .limits import LimitChecker
 from .pages import page_of
 
-__all__ = ["DEFAULT_SPACE", "SpaceService", "merge_keys"]
+__all__ = ["DEFAULT_SPACE", "SpaceService", "home_space", "merge_keys"]
 
 DEFAULT_SPACE = "default"
+
+
+def home_space(principal: Principal) -> str:
+    """The space the original, space-less routes act on: the key's own, else ``default``."""
+    return principal.space_id or DEFAULT_SPACE
 
 
 def merge_keys(current: dict[str, Any], patch: dict[str, Any | None]) -> dict[str, Any]:

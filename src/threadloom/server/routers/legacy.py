@@ -6,8 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from ...core.auth import Principal
-from ...core.spaces import DEFAULT_SPACE
+from ...core.spaces import home_space
 from ...errors import ValidationFailed
 from ...models import (
     LegacyThread,
@@ -20,10 +19,6 @@ from ..deps import IDEMPOTENCY_OPENAPI, Ctx, ThreadId
 from ..responses import idempotent_create, json_response, problems
 
 router = APIRouter(prefix="/threads", tags=["original thread API"])
-
-
-def _space(principal: Principal) -> str:
-    return principal.space_id or DEFAULT_SPACE
 
 
 @router.post(
@@ -42,7 +37,7 @@ async def create_thread(body: LegacyThreadCreate, request: Request, ctx: Ctx) ->
             messages.append(MessageCreate(role="user", content=body.initial_message))
         thread, _ = await services.threads.create(
             principal,
-            _space(principal),
+            home_space(principal),
             ThreadCreate(id=body.thread_id, state=body.state),
             messages,
         )
@@ -53,7 +48,7 @@ async def create_thread(body: LegacyThreadCreate, request: Request, ctx: Ctx) ->
 
 @router.get("/{thread_id}", response_model=LegacyThread, responses=problems(404))
 async def get_thread(thread_id: ThreadId, ctx: Ctx) -> Response:
-    row = await ctx.services.state.get(ctx.principal, _space(ctx.principal), thread_id)
+    row = await ctx.services.state.get(ctx.principal, home_space(ctx.principal), thread_id)
     return json_response({"thread_id": thread_id, "state": row["state"]})
 
 
@@ -64,5 +59,7 @@ async def update_thread(thread_id: ThreadId, body: LegacyThreadUpdate, ctx: Ctx)
             f"thread_id in the body ({body.thread_id!r}) does not match the URL ({thread_id!r})",
             errors=[{"loc": ["body", "thread_id"], "msg": "does not match the URL"}],
         )
-    row = await ctx.services.state.put(ctx.principal, _space(ctx.principal), thread_id, body.state)
+    row = await ctx.services.state.put(
+        ctx.principal, home_space(ctx.principal), thread_id, body.state
+    )
     return json_response({"thread_id": thread_id, "state": row["state"]})

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, ValidationError
 from starlette.responses import Response
 
-from ...core.auth import Principal
-from ...core.spaces import DEFAULT_SPACE
+from ...core.spaces import home_space
 from ...errors import ValidationFailed
 from ...threadmem_schemas import (
     V1CreateRoleThread,
@@ -39,10 +38,6 @@ class RoleThreadListQuery(V1RoleThreadFilter):
 
 
 _parse_list_query = query_parser(RoleThreadListQuery)
-
-
-def _space(principal: Principal) -> str:
-    return principal.space_id or DEFAULT_SPACE
 
 
 def _body_error(detail: str, errors: list[dict[str, object]] | None = None) -> ValidationFailed:
@@ -81,7 +76,7 @@ async def list_query(request: Request) -> RoleThreadListQuery:
 )
 async def create_role_thread(body: V1CreateRoleThread, request: Request, ctx: Ctx) -> Response:
     async def make() -> object:
-        return await ctx.services.rolethreads.create(ctx.principal, _space(ctx.principal), body)
+        return await ctx.services.rolethreads.create(ctx.principal, home_space(ctx.principal), body)
 
     return await idempotent_create(ctx, request, body, make, 200)
 
@@ -96,14 +91,14 @@ async def list_role_threads(
     ctx: Ctx, query: Annotated[RoleThreadListQuery, Depends(list_query)]
 ) -> Response:
     threads = await ctx.services.rolethreads.list_threads(
-        ctx.principal, _space(ctx.principal), query, with_messages=query.messages
+        ctx.principal, home_space(ctx.principal), query, with_messages=query.messages
     )
     return json_response(threads)
 
 
 @router.get("/{thread_id}", response_model=V1RoleThread, responses=problems(404))
 async def get_role_thread(thread_id: ThreadId, ctx: Ctx) -> Response:
-    thread = await ctx.services.rolethreads.get(ctx.principal, _space(ctx.principal), thread_id)
+    thread = await ctx.services.rolethreads.get(ctx.principal, home_space(ctx.principal), thread_id)
     return json_response(thread)
 
 
@@ -116,7 +111,7 @@ async def get_role_thread(thread_id: ThreadId, ctx: Ctx) -> Response:
 async def update_role_thread(thread_id: ThreadId, body: V1UpdateRoleThread, ctx: Ctx) -> Response:
     rolethreads = ctx.services.rolethreads
     return json_response(
-        await rolethreads.put(ctx.principal, _space(ctx.principal), thread_id, body)
+        await rolethreads.put(ctx.principal, home_space(ctx.principal), thread_id, body)
     )
 
 
@@ -127,7 +122,7 @@ async def update_role_thread(thread_id: ThreadId, body: V1UpdateRoleThread, ctx:
     responses=problems(403, 404),
 )
 async def delete_role_thread(thread_id: ThreadId, ctx: Ctx) -> Response:
-    await ctx.services.rolethreads.delete(ctx.principal, _space(ctx.principal), thread_id)
+    await ctx.services.rolethreads.delete(ctx.principal, home_space(ctx.principal), thread_id)
     return json_response({"message": "Thread deleted successfully"})
 
 
@@ -143,7 +138,9 @@ async def post_role_message(
 ) -> Response:
     async def make() -> object:
         rolethreads = ctx.services.rolethreads
-        return await rolethreads.post_message(ctx.principal, _space(ctx.principal), thread_id, body)
+        return await rolethreads.post_message(
+            ctx.principal, home_space(ctx.principal), thread_id, body
+        )
 
     return await idempotent_create(ctx, request, body, make, 200)
 
@@ -157,7 +154,7 @@ async def post_role_message(
 async def add_role(thread_id: ThreadId, body: V1Role, ctx: Ctx) -> Response:
     rolethreads = ctx.services.rolethreads
     return json_response(
-        await rolethreads.add_role(ctx.principal, _space(ctx.principal), thread_id, body)
+        await rolethreads.add_role(ctx.principal, home_space(ctx.principal), thread_id, body)
     )
 
 
@@ -186,5 +183,5 @@ async def remove_role(
         )
     rolethreads = ctx.services.rolethreads
     return json_response(
-        await rolethreads.remove_role(ctx.principal, _space(ctx.principal), thread_id, role)
+        await rolethreads.remove_role(ctx.principal, home_space(ctx.principal), thread_id, role)
     )

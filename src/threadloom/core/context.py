@@ -1,0 +1,119 @@
+"""What a model is sent: the assistant's system prompt and the newest messages that fit.
+
+The thread is read backwards a page at a time and reading stops as soon as the budget is
+spent, so a thread of a million messages costs what its tail costs. Tokens are counted with
+the documented estimate of :mod:`threadloom.llm.tokens` (no tokenizer ships offline).
+
+Roles: ``user``, ``assistant`` and ``system`` messages go as they are; any other role (a
+``tool`` result, a second participant) goes as a user message whose ``name`` is the role.
+Images travel only on user messages. Private messages are part of the conversation and are
+sent too: privacy hides them from read-only keys, not from the thread's own assistant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..llm.base import ChatMessage
+from ..llm.tokens import count_message_tokens, count_prompt_tokens, fit_newest
+from ..store import Store
+from ..store.base import MessageQuery, Row
+
+__all__ = ["ChatContext", "build_context", "chat_message_of"]
+
+PAGE_SIZE = 100
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatContext:
+    system: ChatMessage | None
+    conversation: list[ChatMessage]
+    """The newest messages that fit, oldest first."""
+    message_ids: list[str]
+    """The thread's ids of ``conversation``."""
+    budget: int
+    tokens: int
+    truncated: bool
+    """Older messages exist that did not fit."""
+
+    @property
+    def messages(self) -> list[ChatMessage]:
+        """What the model is sent."""
+        return [self.system, *self.conversation] if self.system else list(self.conversation)
+
+    def as_wire(self, assistant_id: str) -> dict[str, Any]:
+        entries: list[tuple[str | None, ChatMessage]] = []
+        if self.system is not None:
+            entries.append((None, self.system))
+        entries.extend(zip(self.message_ids, self.conversation, strict=True))
+        return {
+            "object": "thread.context",
+            "assistant": assistant_id,
+            "max_tokens": self.budget,
+            "tokens": self.tokens,
+            "truncated": self.truncated,
+            "messages": [
+                {
+                    "id": message_id,
+                    "role": message.role,
+                    "name": message.name,
+                    "content": message.content,
+                    "images": list(message.images),
+                }
+                for message_id, message in entries
+            ],
+        }
+
+
+def chat_message_of(row: Row) -> ChatMessage:
+    role = row["role"]
+    if role in ("user", "assistant", "system"):
+        images = row["images"] if role == "user" else ()
+        return ChatMessage(role, row["content"], images=images)
+    name = _NAME_CHARS.sub("_", role)[:64]
+    return ChatMessage("user", row["content"], name=name, images=row["images"])
+
+
+async def build_context(
+    store: Store, space_id: str, thread_id: str, system_prompt: str | None, budget: int
+) -> ChatContext | None:
+    """``None`` when the thread does not exist."""
+    system = ChatMessage("system", system_prompt) if system_prompt else None
+    remaining = budget - count_prompt_tokens([system] if system else [])
+    rows: list[Row] = []  # newest first
+    older_than: int | None = None
+    exhausted = False
+    while True:
+        # Newest first: "after" a seq in descending order means older than it.
+        query = MessageQuery(
+            limit=PAGE_SIZE, order="desc", after_seq=older_than, include_private=True
+        )
+        page = await store.list_messages(space_id, thread_id, query)
+        if page is None:
+            return None
+        for row in page.rows:
+            rows.append(row)
+            remaining -= count_message_tokens(chat_message_of(row))
+            if remaining < 0:
+                break
+        if remaining < 0:
+            break
+        if not page.has_more:
+            exhausted = True
+            break
+        older_than = page.rows[-1]["seq"]
+    rows.reverse()
+    fitted = fit_newest([chat_message_of(row) for row in rows], budget, system=system)
+    conversation = fitted[1:] if system else fitted
+    kept_rows = rows[len(rows) - len(conversation) :]
+    return ChatContext(
+        system=system,
+        conversation=conversation,
+        message_ids=[row["id"] for row in kept_rows],
+        budget=budget,
+        tokens=count_prompt_tokens(fitted),
+        truncated=not exhausted or len(conversation) < len(rows),
+    )
