@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_seconds: float = Field(60.0, gt=0)
     llm_max_retries: int = Field(2, ge=0, le=10)
+    llm_system_prompt: str = "You are a helpful assistant."
+    """The system prompt of the built-in default assistant, which answers in a space that has
+    no assistant ``default``."""
+    llm_context_tokens: int = Field(8192, ge=256)
+    """The context budget in tokens of the built-in default assistant, and of a new assistant
+    that does not set ``context_tokens``."""
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     groq_api_key: SecretStr | None = Field(None, validation_alias="GROQ_API_KEY")
 

@@ -420,9 +420,7 @@ _PROVIDER = "``offline`` or ``openai``; null: the server's default provider."
 _MODEL = "The provider's model; null: the server's default model."
 _MAX_TOKENS = "The longest reply, in tokens; null: the provider's default."
 _CONTEXT_TOKENS = "How many tokens of the thread the model is sent (system prompt included)."
-_PRIVATE = (
-    "Seen only by admin keys and the keys in grants; everyone else gets 404 (admin only)."
-)
+_PRIVATE = "Seen only by admin keys and the keys in grants; everyone else gets 404 (admin only)."
 _GRANTS = "Ids of API keys (of this space, or admin) that may see a private assistant (admin only)."
 _UNLOCK_PHRASE = (
     "Write-only (admin only). A user message that contains it is answered by this private "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..store import Store
+from .assistants import AssistantService
 from .auth import KeyService, is_loopback
 from .idempotency import IdempotencyService
 from .limits import LimitChecker
@@ -27,6 +28,7 @@ class Services:
     state: StateService
     idempotency: IdempotencyService
     rolethreads: RoleThreadService
+    assistants: AssistantService
 
     @classmethod
     def build(cls, store: Store, settings: Settings) -> Services:
@@ -50,4 +52,10 @@ class Services:
                 ttl_seconds=settings.idempotency_ttl_seconds,
             ),
             rolethreads=RoleThreadService(threads),
+            assistants=AssistantService(
+                store,
+                limits,
+                system_prompt=settings.llm_system_prompt,
+                context_tokens=settings.llm_context_tokens,
+            ),
         )
