@@ -1,0 +1,92 @@
+"""``threadloom keys``: create, list and revoke API keys."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Literal
+
+import typer
+
+from .backend import connect
+from .base import Field, err, fail, out, print_json, print_table, usage_error
+from .options import ApiKeyOption, JsonOption, LocalDatabaseOption, UrlOption
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    help="Create, list and revoke API keys (on the database, or on a server with an admin key).",
+    no_args_is_help=True,
+)
+
+KEY_FIELDS = (
+    Field("id", "id", whole=True),
+    Field("prefix", lambda key: key.prefix + "…", whole=True),
+    Field("role", "role"),
+    Field("space", lambda key: key.space_id or "*"),
+    Field("name", "name"),
+    Field("created", "created_at"),
+    Field("revoked", "revoked_at"),
+)
+
+
+@app.command(
+    "create",
+    epilog="Examples: `threadloom keys create --admin`; "
+    "`threadloom keys create --space default --role reader --name dashboard`; "
+    "in a script: `KEY=$(threadloom keys create --admin | tail -n1)`.",
+)
+def keys_create(
+    space: Annotated[str | None, typer.Option(help="The space the key is bound to.")] = None,
+    role: Annotated[
+        str, typer.Option(help="writer or reader (for a key bound to --space).")
+    ] = "writer",
+    admin: Annotated[bool, typer.Option("--admin", help="A key for every space.")] = False,
+    name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    database_url: LocalDatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create a key. The secret is printed once, alone on the last line of stdout."""
+    if admin and space is not None:
+        raise fail("an admin key is not bound to a space; omit --space")
+    if role not in ("writer", "reader"):
+        raise usage_error("writer or reader (use --admin for an admin key)", "--role")
+    key_role: Literal["admin", "writer", "reader"] = "admin" if admin else role  # type: ignore[assignment]
+    with connect(url, api_key, database_url) as backend:
+        created = backend.create_key(key_role, None if admin else space, name)
+    if as_json:
+        print_json(created)
+        return
+    where = "every space" if admin else f"space {created.space_id}"
+    err.print(f"created {created.role} key {created.id} for {where}; it is shown only once:")
+    sys.stdout.write(created.key + "\n")
+
+
+@app.command("list", epilog="Example: `threadloom keys list --json | jq -r '.[].id'`")
+def keys_list(
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    database_url: LocalDatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List keys, revoked ones too (never their secrets)."""
+    with connect(url, api_key, database_url) as backend:
+        keys = backend.list_keys()
+    if as_json:
+        print_json([key.model_dump(mode="json") for key in keys])
+        return
+    print_table(KEY_FIELDS, keys)
+
+
+@app.command("revoke", epilog="Example: `threadloom keys revoke key_01j...`")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The id `keys list` shows.")],
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    database_url: LocalDatabaseOption = None,
+) -> None:
+    """Revoke a key; servers stop accepting it within THREADLOOM_KEY_CACHE_SECONDS."""
+    with connect(url, api_key, database_url) as backend:
+        backend.revoke_key(key_id)
+    out.print(f"revoked {key_id}")

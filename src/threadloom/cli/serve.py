@@ -1,0 +1,89 @@
+"""``threadloom serve``: run the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated, Any
+
+import typer
+
+from .base import fail
+from .options import DatabaseOption
+
+__all__ = ["app"]
+
+app = typer.Typer()
+
+
+def _settings(database_url: str | None = None, **overrides: Any) -> Any:
+    from ..config import Settings
+
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if database_url:
+        values["database_url"] = database_url
+    return Settings(**values)
+
+
+@app.command(
+    epilog="Examples: `threadloom serve` (loopback, no key needed until one exists); "
+    "`threadloom serve --host 0.0.0.0 --workers 4` (needs an API key first)."
+)
+def serve(
+    host: Annotated[str, typer.Option(envvar="THREADLOOM_HOST", help="Address to bind.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(envvar="THREADLOOM_PORT", help="Port to bind.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(envvar="THREADLOOM_WORKERS", min=1, help="Server processes.")
+    ] = 1,
+    insecure: Annotated[
+        bool,
+        typer.Option(help="Serve a non-loopback address even when no API key exists."),
+    ] = False,
+    database_url: DatabaseOption = None,
+    log_level: Annotated[
+        str, typer.Option(envvar="THREADLOOM_LOG_LEVEL", help="debug, info, warning or error.")
+    ] = "info",
+) -> None:
+    """Run the HTTP server (migrating the database first)."""
+    import uvicorn
+
+    from ..core.auth import is_loopback
+    from ..store import create_store
+    from ..store.migrate import migrate
+
+    settings = _settings(database_url, host=host, port=port, workers=workers, insecure=insecure)
+    migrate(settings.database_url)
+
+    async def count_keys() -> int:
+        store = create_store(settings)
+        await store.open()
+        try:
+            return await store.count_api_keys()
+        finally:
+            await store.close()
+
+    if not is_loopback(host) and not insecure and asyncio.run(count_keys()) == 0:
+        raise fail(
+            f"refusing to serve {host} with no API key: create one with "
+            "`threadloom keys create --admin`, listen on 127.0.0.1, or pass --insecure"
+        )
+    # Worker processes build their Settings from the environment.
+    os.environ.update(
+        THREADLOOM_DATABASE_URL=settings.database_url,
+        THREADLOOM_HOST=host,
+        THREADLOOM_PORT=str(port),
+        THREADLOOM_INSECURE="true" if insecure else "false",
+        THREADLOOM_MIGRATE_ON_START="false",
+        THREADLOOM_LOG_LEVEL=log_level,
+    )
+    uvicorn.run(
+        "threadloom.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        proxy_headers=True,
+    )
