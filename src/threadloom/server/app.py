@@ -19,7 +19,7 @@ from ..store import create_store
 from ..store.migrate import migrate
 from .middleware import BodyLimitMiddleware
 from .problems import install_problem_handlers
-from .routers import health, keys, legacy, messages, rolethreads, spaces, state, threads
+from .routers import assistants, health, keys, legacy, messages, rolethreads, spaces, state, threads
 
 __all__ = ["InsecureStartRefused", "create_app"]
 
@@ -112,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         keys.router,
         legacy.router,
         rolethreads.router,
+        assistants.router,
         health.router,
     ):
         app.include_router(router)

@@ -15,7 +15,14 @@ from ..core.idempotency import parse_idempotency_key
 from ..core.services import Services
 from ..ids import ID_PATTERN
 
-__all__ = ["IDEMPOTENCY_OPENAPI", "Ctx", "RequestContext", "SpaceId", "ThreadId"]
+__all__ = [
+    "IDEMPOTENCY_OPENAPI",
+    "AssistantId",
+    "Ctx",
+    "RequestContext",
+    "SpaceId",
+    "ThreadId",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,3 +72,4 @@ IDEMPOTENCY_OPENAPI: dict[str, Any] = {
 
 SpaceId = Annotated[str, Path(pattern=ID_PATTERN, description="The space (tenant).")]
 ThreadId = Annotated[str, Path(pattern=ID_PATTERN, description="The thread.")]
+AssistantId = Annotated[str, Path(pattern=ID_PATTERN, description="The assistant.")]
