@@ -39,6 +39,7 @@ from .errors import (
 from .models import (
     ApiKey,
     ApiKeyCreated,
+    Assistant,
     LegacyThread,
     Message,
     MessageCreate,
@@ -65,6 +66,7 @@ __all__ = [
     "AlreadyExists",
     "ApiKey",
     "ApiKeyCreated",
+    "Assistant",
     "AsyncClient",
     "Client",
     "Conflict",

@@ -1,12 +1,12 @@
 """The Python client of the threadloom API: ``Client`` (blocking) and ``AsyncClient``.
 
 Both have the same namespaces and methods, each written once (``threadloom._client``):
-``client.spaces``, ``client.threads``, ``client.messages``, ``client.state``, ``client.keys``,
-``client.legacy`` (the original ``/threads/`` API), ``client.health()`` and
-``client.ready()``. They return the models of ``threadloom.models`` and raise the exceptions
-of ``threadloom.errors``; failed attempts are retried where that is safe (see
-``threadloom._client.base``). The clients here only send, wait between retries and walk
-pages; everything else is shared.
+``client.spaces``, ``client.threads``, ``client.messages``, ``client.state``,
+``client.assistants``, ``client.keys``, ``client.legacy`` (the original ``/threads/`` API),
+``client.health()`` and ``client.ready()``. They return the models of ``threadloom.models``
+and raise the exceptions of ``threadloom.errors``; failed attempts are retried where that is
+safe (see ``threadloom._client.base``). The clients here only send, wait between retries
+and walk pages; everything else is shared.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import httpx
 from ._client.base import BaseClient, Retry
 from ._client.calls import AsyncAPI, Call, SyncAPI
 from ._client.endpoints import (
+    AssistantChanges,
+    AssistantEndpoints,
+    AssistantFields,
     KeyEndpoints,
     LegacyEndpoints,
     MessageEndpoints,
@@ -35,6 +38,10 @@ from ._client.endpoints import (
 from .models import Page
 
 __all__ = [
+    "AssistantChanges",
+    "AssistantFields",
+    "Assistants",
+    "AsyncAssistants",
     "AsyncClient",
     "AsyncKeys",
     "AsyncLegacy",
@@ -88,6 +95,7 @@ class Client(
     threads = cached_property(lambda self: Threads(self))
     messages = cached_property(lambda self: Messages(self))
     state = cached_property(lambda self: StateAPI(self))
+    assistants = cached_property(lambda self: Assistants(self))
     keys = cached_property(lambda self: Keys(self))
     legacy = cached_property(lambda self: Legacy(self))
 
@@ -144,6 +152,7 @@ class AsyncClient(
     threads = cached_property(lambda self: AsyncThreads(self))
     messages = cached_property(lambda self: AsyncMessages(self))
     state = cached_property(lambda self: AsyncStateAPI(self))
+    assistants = cached_property(lambda self: AsyncAssistants(self))
     keys = cached_property(lambda self: AsyncKeys(self))
     legacy = cached_property(lambda self: AsyncLegacy(self))
 
@@ -218,6 +227,10 @@ class StateAPI(StateEndpoints, _Namespace[Client], SyncAPI):
     __doc__ = StateEndpoints.__doc__
 
 
+class Assistants(AssistantEndpoints, _Namespace[Client], SyncAPI):
+    __doc__ = AssistantEndpoints.__doc__
+
+
 class Keys(KeyEndpoints, _Namespace[Client], SyncAPI):
     __doc__ = KeyEndpoints.__doc__
 
@@ -240,6 +253,10 @@ class AsyncMessages(MessageEndpoints, _Namespace[AsyncClient], AsyncAPI):
 
 class AsyncStateAPI(StateEndpoints, _Namespace[AsyncClient], AsyncAPI):
     __doc__ = StateEndpoints.__doc__
+
+
+class AsyncAssistants(AssistantEndpoints, _Namespace[AsyncClient], AsyncAPI):
+    __doc__ = AssistantEndpoints.__doc__
 
 
 class AsyncKeys(KeyEndpoints, _Namespace[AsyncClient], AsyncAPI):

@@ -410,7 +410,8 @@ class TestPrivateAssistants:
         self, api: httpx.AsyncClient, keys: Keys
     ) -> None:
         await create(api, keys.writer, id="ada")
-        for body in ({"private": True}, {"grants": []}, {"unlock_phrase": None}):
+        bodies: list[dict[str, Any]] = [{"private": True}, {"grants": []}, {"unlock_phrase": None}]
+        for body in bodies:
             response = await api.patch(f"{ALPHA}/ada", json=body, headers=keys.writer)
             assert_problem(response, 403, "forbidden")
         ok = await api.patch(f"{ALPHA}/ada", json={"private": False}, headers=keys.writer)

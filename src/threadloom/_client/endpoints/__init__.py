@@ -7,6 +7,7 @@ applies. Every create sends an ``Idempotency-Key`` (``idempotency_key=``, or a n
 call), which is what makes retrying it safe.
 """
 
+from .assistants import AssistantChanges, AssistantEndpoints, AssistantFields
 from .health import ServiceEndpoints
 from .keys import KeyEndpoints
 from .legacy import LegacyEndpoints
@@ -16,6 +17,9 @@ from .state import StateEndpoints
 from .threads import ThreadChanges, ThreadEndpoints, ThreadFields
 
 __all__ = [
+    "AssistantChanges",
+    "AssistantEndpoints",
+    "AssistantFields",
     "KeyEndpoints",
     "LegacyEndpoints",
     "MessageEndpoints",
