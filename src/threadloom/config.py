@@ -52,9 +52,17 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated origins allowed to call the API from a browser."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object a line, for log collectors; ``text``: one readable line."""
+    metrics_enabled: bool = True
+    """Count requests and store operations and serve them at ``/metrics``."""
+    metrics_public: bool = False
+    """Serve ``/metrics`` without an admin key (for a scraper inside a private network)."""
     migrate_on_start: bool = True
     postgres_pool_size: int = Field(16, ge=1)
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
+    redis_prefix: str = Field("threadloom", min_length=1)
+    """What every Redis key starts with, so several stores can share one database."""
     busy_timeout_ms: int = Field(10_000, ge=0)
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=3600)
     idempotency_lease_seconds: int = Field(60, ge=1)
@@ -76,6 +84,9 @@ class Settings(BaseSettings):
     llm_context_tokens: int = Field(8192, ge=256)
     """The context budget in tokens of the built-in default assistant, and of a new assistant
     that does not set ``context_tokens``."""
+    chat_lease_seconds: float = Field(30.0, ge=1)
+    """How long a thread stays locked for a reply whose server process died (it is renewed
+    every third of this while a reply streams)."""
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
     groq_api_key: SecretStr | None = Field(None, validation_alias="GROQ_API_KEY")
 

@@ -7,6 +7,7 @@ server's provider) and may name a model; this module turns that into a provider 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,10 +30,23 @@ class ProviderChoice:
 
 
 class ProviderPool:
-    def __init__(self, config: LLMConfig) -> None:
-        self.config = config
+    """``resolve`` gives the server's configuration; it is called once, on first use, so a
+    process that never chats (the CLI, the library) never needs a valid one."""
+
+    def __init__(self, resolve: Callable[[], LLMConfig]) -> None:
+        self._resolve = resolve
+        self._config: LLMConfig | None = None
         self._offline = OfflineProvider()
         self._configured: LLMProvider | None = None
+
+    @property
+    def config(self) -> LLMConfig:
+        if self._config is None:
+            try:
+                self._config = self._resolve()
+            except ValueError as exc:
+                raise ServiceUnavailable(f"the language model is misconfigured: {exc}") from exc
+        return self._config
 
     def choose(self, assistant: dict[str, Any]) -> ProviderChoice:
         """The provider and model for ``assistant`` (a wire-shape assistant row)."""

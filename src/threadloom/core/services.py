@@ -8,9 +8,12 @@ from ..config import Settings
 from ..store import Store
 from .assistants import AssistantService
 from .auth import KeyService, is_loopback
+from .chat import ChatService
 from .idempotency import IdempotencyService
 from .limits import LimitChecker
+from .providers import ProviderPool
 from .rolethreads import RoleThreadService
+from .sessions import SessionService
 from .spaces import SpaceService
 from .state import StateService
 from .threads import ThreadService
@@ -29,11 +32,32 @@ class Services:
     idempotency: IdempotencyService
     rolethreads: RoleThreadService
     assistants: AssistantService
+    chat: ChatService
+    sessions: SessionService
 
     @classmethod
     def build(cls, store: Store, settings: Settings) -> Services:
         limits = LimitChecker(settings.limits)
         threads = ThreadService(store, limits)
+        idempotency = IdempotencyService(
+            store,
+            lease_seconds=settings.idempotency_lease_seconds,
+            ttl_seconds=settings.idempotency_ttl_seconds,
+        )
+        assistants = AssistantService(
+            store,
+            limits,
+            system_prompt=settings.llm_system_prompt,
+            context_tokens=settings.llm_context_tokens,
+        )
+        chat = ChatService(
+            store,
+            threads,
+            assistants,
+            ProviderPool(settings.llm_config),
+            idempotency,
+            lease_seconds=settings.chat_lease_seconds,
+        )
         return cls(
             settings=settings,
             store=store,
@@ -46,16 +70,9 @@ class Services:
             spaces=SpaceService(store, limits),
             threads=threads,
             state=StateService(store, limits),
-            idempotency=IdempotencyService(
-                store,
-                lease_seconds=settings.idempotency_lease_seconds,
-                ttl_seconds=settings.idempotency_ttl_seconds,
-            ),
+            idempotency=idempotency,
             rolethreads=RoleThreadService(threads),
-            assistants=AssistantService(
-                store,
-                limits,
-                system_prompt=settings.llm_system_prompt,
-                context_tokens=settings.llm_context_tokens,
-            ),
+            assistants=assistants,
+            chat=chat,
+            sessions=SessionService(store, threads, chat),
         )

@@ -19,7 +19,19 @@ from ..store import create_store
 from ..store.migrate import migrate
 from .middleware import BodyLimitMiddleware
 from .problems import install_problem_handlers
-from .routers import assistants, health, keys, legacy, messages, rolethreads, spaces, state, threads
+from .routers import (
+    assistants,
+    chat,
+    health,
+    keys,
+    legacy,
+    messages,
+    rolethreads,
+    sessions,
+    spaces,
+    state,
+    threads,
+)
 
 __all__ = ["InsecureStartRefused", "create_app"]
 
@@ -77,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         services = Services.build(store, settings)
         try:
             await _check_security(services)
+            log.info("language model: %s", services.chat.providers.config.describe())
             app.state.services = services
             # Everything loaded so far lives as long as the process: keep it out of the
             # garbage collector's generations, so collections stay short under load.
@@ -88,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+                # Replies still streaming get a moment to finish, then keep what they said.
+                await services.chat.aclose()
         finally:
             await store.close()
 
@@ -113,6 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         legacy.router,
         rolethreads.router,
         assistants.router,
+        chat.router,
+        sessions.router,
         health.router,
     ):
         app.include_router(router)
