@@ -45,14 +45,27 @@ def serve(
     log_level: Annotated[
         str, typer.Option(envvar="THREADLOOM_LOG_LEVEL", help="debug, info, warning or error.")
     ] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(
+            envvar="THREADLOOM_LOG_FORMAT", help="text, or json for one JSON object a line."
+        ),
+    ] = "text",
 ) -> None:
     """Run the HTTP server (migrating the database first)."""
     import uvicorn
 
     from ..core.auth import is_loopback
+    from ..logs import configure_logging, logging_config
+    from ..server.metrics import clear_multiprocess_dir
     from ..store import create_store
     from ..store.migrate import migrate
 
+    if log_level not in ("debug", "info", "warning", "error"):
+        raise fail("--log-level is debug, info, warning or error")
+    if log_format not in ("text", "json"):
+        raise fail("--log-format is text or json")
+    configure_logging(log_level, log_format)  # type: ignore[arg-type]
     settings = _settings(database_url, host=host, port=port, workers=workers, insecure=insecure)
     migrate(settings.database_url)
 
@@ -77,7 +90,9 @@ def serve(
         THREADLOOM_INSECURE="true" if insecure else "false",
         THREADLOOM_MIGRATE_ON_START="false",
         THREADLOOM_LOG_LEVEL=log_level,
+        THREADLOOM_LOG_FORMAT=log_format,
     )
+    clear_multiprocess_dir()
     uvicorn.run(
         "threadloom.server.app:create_app",
         factory=True,
@@ -85,5 +100,8 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        # One logging set-up for uvicorn and the app; the app writes the access lines.
+        log_config=logging_config(log_level, log_format),  # type: ignore[arg-type]
+        access_log=False,
         proxy_headers=True,
     )

@@ -17,7 +17,10 @@ from ..core.auth import is_loopback
 from ..core.services import Services
 from ..store import create_store
 from ..store.migrate import migrate
+from .metrics import instrument_store, process_stopped
+from .metrics import router as metrics_router
 from .middleware import BodyLimitMiddleware
+from .observability import ObservabilityMiddleware
 from .problems import install_problem_handlers
 from .routers import (
     assistants,
@@ -85,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await asyncio.to_thread(migrate, settings.database_url)
         store = create_store(settings)
+        if settings.metrics_enabled:
+            store = instrument_store(store)
         await store.open()
         services = Services.build(store, settings)
         try:
@@ -105,6 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await services.chat.aclose()
         finally:
             await store.close()
+            process_stopped()
 
     app = FastAPI(
         title="threadloom",
@@ -133,6 +139,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         health.router,
     ):
         app.include_router(router)
+    if settings.metrics_enabled:
+        app.include_router(metrics_router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.request_body_bytes)
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins
@@ -142,6 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials=not wildcard,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["ETag", "Idempotent-Replayed", "Retry-After"],
+            expose_headers=["ETag", "Idempotent-Replayed", "Retry-After", "X-Request-ID"],
         )
+    # Added last, so it is the outermost: it sees every response, CORS and 413 ones too.
+    app.add_middleware(ObservabilityMiddleware, record_metrics=settings.metrics_enabled)
     return app

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from ..errors import PROBLEM_BASE, ThreadloomError
+from ..logs import request_id_var
 from .responses import PROBLEM_MEDIA_TYPE
 
 __all__ = ["install_problem_handlers", "problem_response"]
@@ -112,7 +113,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
         "detail": "the server failed to handle this request; it has been logged",
         "instance": _instance(request),
     }
-    return problem_response(problem, 500)
+    # Sent from outside the middleware stack, so the request id header is added here.
+    request_id = request_id_var.get()
+    return problem_response(problem, 500, {"X-Request-ID": request_id} if request_id else None)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
