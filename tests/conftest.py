@@ -1,9 +1,11 @@
 """Shared fixtures: real databases, migrated once per session and cleaned for every test.
 
 PostgreSQL comes from ``THREADLOOM_TEST_POSTGRES_URL`` (a server, not a database: the tests
-create their own database on it and drop it afterwards). Without it, or when the server does
-not answer, PostgreSQL tests are skipped with the reason, except under ``CI=true`` where they
-fail: CI must never pass by skipping.
+create their own database on it and drop it afterwards). Redis comes from
+``THREADLOOM_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6379/0``): each test gets a key
+prefix of its own and deletes its keys afterwards. Without a server, or when it does not
+answer, its tests are skipped with the reason, except under ``CI=true`` where they fail: CI
+must never pass by skipping.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis
 from fastapi import FastAPI
 
 from threadloom.config import Settings
@@ -33,8 +36,11 @@ from threadloom.core.services import Services
 from threadloom.server.app import create_app
 from threadloom.store import Store, create_store
 from threadloom.store.migrate import migrate
+from threadloom.store.urls import backend_of
 
 PG_ENV = "THREADLOOM_TEST_POSTGRES_URL"
+REDIS_ENV = "THREADLOOM_TEST_REDIS_URL"
+REDIS_DEFAULT_URL = "redis://127.0.0.1:6379/0"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _TABLES = (
     "spaces, threads, messages, state_versions, api_keys, idempotency_keys, assistants, leases"
@@ -128,16 +134,65 @@ def postgres_url(postgres_server: str) -> str:
     return postgres_server
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str:
-    """A clean, migrated database of each backend."""
-    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
-    return str(request.getfixturevalue(name))
+def delete_redis_prefix(client: redis.Redis, prefix: str) -> None:
+    """Delete every key under ``prefix`` (SCAN, then UNLINK in batches)."""
+    batch: list[bytes] = []
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        batch.append(key)
+        if len(batch) >= 500:
+            client.unlink(*batch)
+            batch.clear()
+    if batch:
+        client.unlink(*batch)
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, migrate_on_start=False, _env_file=None)  # type: ignore[call-arg]
+def redis_prefix() -> str:
+    """The key prefix of this test's Redis store (its ``Settings.redis_prefix``)."""
+    return f"threadloom-test-{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def redis_url(redis_prefix: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The test Redis server; every key under ``redis_prefix`` is deleted afterwards. The
+    prefix is also ``THREADLOOM_REDIS_PREFIX`` meanwhile, for every Settings the test builds
+    (and the servers it starts)."""
+    url = os.environ.get(REDIS_ENV) or REDIS_DEFAULT_URL
+    monkeypatch.setenv("THREADLOOM_REDIS_PREFIX", redis_prefix)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+    try:
+        client.ping()
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        client.close()
+        service_missing(f"Redis at {REDIS_ENV} (default {REDIS_DEFAULT_URL}) is unreachable: {exc}")
+    try:
+        yield url
+    finally:
+        delete_redis_prefix(client, redis_prefix)
+        client.close()
+
+
+POSTGRES = pytest.param("postgres", marks=pytest.mark.postgres)
+REDIS = pytest.param("redis", marks=pytest.mark.redis)
+
+
+def backend_url(request: pytest.FixtureRequest) -> str:
+    """The clean database of the backend ``request.param`` names."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A clean, migrated database of each SQL backend (tests/store adds Redis)."""
+    return backend_url(request)
+
+
+@pytest.fixture
+def settings(database_url: str, request: pytest.FixtureRequest) -> Settings:
+    extra: dict[str, Any] = {}
+    if backend_of(database_url) == "redis":
+        extra["redis_prefix"] = request.getfixturevalue("redis_prefix")
+    return Settings(database_url=database_url, migrate_on_start=False, _env_file=None, **extra)  # type: ignore[call-arg]
 
 
 @pytest.fixture

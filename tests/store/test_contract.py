@@ -1,4 +1,5 @@
-"""The store contract: the same tests against every backend (SQLite and PostgreSQL).
+"""The store contract: the same tests against every backend (SQLite, PostgreSQL and Redis:
+``database_url`` in tests/store/conftest.py names them).
 
 Each test goes through the public ``Store`` methods only, so it states what any backend
 must do, not how one of them does it.

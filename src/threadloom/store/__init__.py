@@ -24,6 +24,10 @@ def create_store(settings: Settings) -> Store:
             busy_timeout_ms=settings.busy_timeout_ms,
             synchronous=settings.sqlite_synchronous,
         )
+    if backend_of(url) == "redis":
+        from .redis import RedisStore
+
+        return RedisStore(url, prefix=settings.redis_prefix)
     from .postgres import PostgresStore
 
     return PostgresStore(postgres_dsn(url), pool_size=settings.postgres_pool_size)

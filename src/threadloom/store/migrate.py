@@ -41,8 +41,13 @@ def _sqlite_migration_lock(database_url: str) -> Iterator[None]:
 
 
 def migrate(database_url: str, revision: str = "head") -> None:
+    """Bring the schema to ``revision``. Redis has no schema: the store sets up what it
+    needs (the default space) when it opens, so there is nothing to do."""
+    backend = backend_of(database_url)
+    if backend == "redis":
+        return
     config = alembic_config(database_url)
-    if backend_of(database_url) == "sqlite":
+    if backend == "sqlite":
         with _sqlite_migration_lock(database_url):
             command.upgrade(config, revision)
     else:

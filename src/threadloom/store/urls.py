@@ -9,7 +9,7 @@ from ..errors import ValidationFailed
 
 __all__ = ["Backend", "backend_of", "sqlalchemy_url", "sqlite_path"]
 
-Backend = Literal["sqlite", "postgres"]
+Backend = Literal["sqlite", "postgres", "redis"]
 
 
 def backend_of(database_url: str) -> Backend:
@@ -18,8 +18,11 @@ def backend_of(database_url: str) -> Backend:
         return "sqlite"
     if scheme in ("postgresql", "postgres", "postgresql+asyncpg"):
         return "postgres"
+    if scheme in ("redis", "rediss"):
+        return "redis"
     raise ValidationFailed(
-        f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH or postgresql://..."
+        f"unsupported database URL scheme {scheme!r}: use sqlite:///PATH, postgresql://..."
+        " or redis://HOST:PORT/DB"
     )
 
 
@@ -41,6 +44,9 @@ def postgres_dsn(database_url: str) -> str:
 
 
 def sqlalchemy_url(database_url: str) -> str:
-    if backend_of(database_url) == "sqlite":
+    backend = backend_of(database_url)
+    if backend == "redis":
+        raise ValidationFailed("Redis has no SQL schema: there is nothing to migrate")
+    if backend == "sqlite":
         return "sqlite:///" + sqlite_path(database_url)
     return "postgresql+asyncpg://" + database_url.split("://", 1)[1]

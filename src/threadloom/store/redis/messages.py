@@ -1,0 +1,208 @@
+"""Messages on Redis.
+
+An append is one script: it checks the thread and the message ids, takes the next numbers
+from the thread's ``last_seq`` and writes the batch, so appends from any number of
+processes are gapless and a refused batch writes nothing. Sequence numbers have no gaps, so
+a page of all messages is a range of numbers read with one ``HMGET``; the private and role
+filters read a sorted set of the matching numbers first. Either way a page costs O(log n +
+page), never the thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from ...errors import AlreadyExists, NotFound, ThreadArchived
+from ...ids import new_id
+from ...models import MessageCreate
+from ..base import (
+    MESSAGE_ID_TAKEN,
+    MessageQuery,
+    PageSlice,
+    Row,
+    keyset_plan,
+    slice_page,
+)
+from .connection import RedisBase, _loads, _now, lua
+from .keys import escape
+
+__all__ = ["LUA_MESSAGES", "MessageStoreMixin"]
+
+# Messages travel to the scripts as five arguments each: id, role, private ('1' or '0'),
+# and the JSON of the stored row in two pieces around its seq, which only the script knows.
+LUA_MESSAGES = """
+local function ids_free(tk, start, n, existing)
+  local seen = {}
+  for i = 0, n - 1 do
+    local id = ARGV[start + i * 5]
+    if seen[id] then return false end
+    if existing and redis.call('HEXISTS', tk .. ':ids', id) == 1 then return false end
+    seen[id] = true
+  end
+  return true
+end
+local function write_messages(tk, last, start, n)
+  for i = 0, n - 1 do
+    local a = start + i * 5
+    local seq = string.format('%d', last + i + 1)
+    local rk = tk .. ':role:' .. esc(ARGV[a + 1])
+    redis.call('HSET', tk .. ':msgs', seq, ARGV[a + 3] .. seq .. ARGV[a + 4])
+    redis.call('HSET', tk .. ':ids', ARGV[a], seq)
+    redis.call('SADD', tk .. ':roles', ARGV[a + 1])
+    redis.call('ZADD', rk, seq, seq)
+    if ARGV[a + 2] ~= '1' then
+      redis.call('ZADD', tk .. ':pub', seq, seq)
+      redis.call('ZADD', rk .. ':pub', seq, seq)
+    end
+  end
+end
+"""
+
+_APPEND = lua(
+    "append_messages",
+    LUA_MESSAGES
+    + """
+-- ARGV: sid, tid, now, #messages, messages (5 values each). Returns the first new seq.
+local sid, tid, now, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local tk = thread_key(sid, tid)
+local f = redis.call('HMGET', tk, 'status', 'last_seq', 'updated_at', 'owner_id')
+if not f[1] then return -1 end
+if f[1] ~= 'active' then return -2 end
+if n == 0 then return 0 end
+if not ids_free(tk, 6, n, true) then return -3 end
+local last = tonumber(f[2])
+write_messages(tk, last, 6, n)
+redis.call('HSET', tk, 'last_seq', string.format('%d', last + n), 'updated_at', now)
+redis.call('HINCRBY', tk, 'message_count', n)
+index_touch(sid, tid, f[3], now, f[1], f[4])
+return last + 1
+""",
+)
+
+_LIST = lua(
+    "list_messages",
+    """
+-- ARGV: sid, tid, filter set suffix ('' for every message), ASC|DESC, cursor seq ('' for
+-- none), want. Returns false when the thread does not exist.
+local tk = thread_key(ARGV[2], ARGV[3])
+local suffix, desc, cursor, want = ARGV[4], ARGV[5] == 'DESC', ARGV[6], tonumber(ARGV[7])
+local last = redis.call('HGET', tk, 'last_seq')
+if not last then return false end
+local seqs = {}
+if suffix == '' then
+  last = tonumber(last)
+  if desc then
+    local from = last
+    if cursor ~= '' then from = math.min(last, tonumber(cursor) - 1) end
+    for s = from, math.max(1, from - want + 1), -1 do seqs[#seqs + 1] = string.format('%d', s) end
+  else
+    local from = 1
+    if cursor ~= '' then from = math.max(1, tonumber(cursor) + 1) end
+    for s = from, math.min(last, from + want - 1) do seqs[#seqs + 1] = string.format('%d', s) end
+  end
+elseif desc then
+  seqs = redis.call('ZRANGE', tk .. suffix, cursor == '' and '+inf' or '(' .. cursor, '-inf',
+                    'BYSCORE', 'REV', 'LIMIT', 0, want)
+else
+  seqs = redis.call('ZRANGE', tk .. suffix, cursor == '' and '-inf' or '(' .. cursor, '+inf',
+                    'BYSCORE', 'LIMIT', 0, want)
+end
+if #seqs == 0 then return {} end
+return redis.call('HMGET', tk .. ':msgs', unpack(seqs))
+""",
+)
+
+
+def _message_args(
+    thread_id: str, messages: Sequence[MessageCreate], now: str
+) -> tuple[list[str], list[Any]]:
+    """The messages' ids, and the arguments that carry them to a script."""
+    ids: list[str] = []
+    args: list[Any] = []
+    for m in messages:
+        message_id = m.id or new_id("msg")
+        ids.append(message_id)
+        head = orjson.dumps({"object": "message", "id": message_id, "thread_id": thread_id})
+        rest = {
+            "role": m.role,
+            "content": m.content,
+            "images": m.images,
+            "private": m.private,
+            "metadata": m.metadata,
+            "created_at": now,
+        }
+        tail = orjson.dumps(rest)
+        args += [
+            message_id,
+            m.role,
+            "1" if m.private else "0",
+            head[:-1] + b',"seq":',
+            b"," + tail[1:],
+        ]
+    return ids, args
+
+
+def _stored_messages(
+    thread_id: str, ids: Sequence[str], first_seq: int, messages: Sequence[MessageCreate], now: str
+) -> list[Row]:
+    return [
+        {
+            "object": "message",
+            "id": message_id,
+            "thread_id": thread_id,
+            "seq": seq,
+            "role": m.role,
+            "content": m.content,
+            "images": m.images,
+            "private": m.private,
+            "metadata": m.metadata,
+            "created_at": now,
+        }
+        for seq, (message_id, m) in enumerate(zip(ids, messages, strict=True), start=first_seq)
+    ]
+
+
+class MessageStoreMixin(RedisBase):
+    # messages ---------------------------------------------------------------------------
+
+    async def append_messages(
+        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    ) -> list[Row]:
+        now = _now()
+        ids, args = _message_args(thread_id, messages, now)
+        first = await self._eval(_APPEND, space_id, thread_id, now, len(messages), *args)
+        if first == -1:
+            raise NotFound(f"thread {thread_id!r} does not exist")
+        if first == -2:
+            raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+        if first == -3:
+            raise AlreadyExists(MESSAGE_ID_TAKEN)
+        return _stored_messages(thread_id, ids, first, messages, now)
+
+    async def list_messages(
+        self, space_id: str, thread_id: str, query: MessageQuery
+    ) -> PageSlice | None:
+        plan = keyset_plan(
+            query.order,
+            has_after=query.after_seq is not None,
+            has_before=query.before_seq is not None,
+        )
+        cursor = query.before_seq if query.before_seq is not None else query.after_seq
+        suffix = "" if query.role is None else ":role:" + escape(query.role)
+        if not query.include_private:
+            suffix += ":pub"
+        bodies = await self._eval(
+            _LIST,
+            space_id,
+            thread_id,
+            suffix,
+            plan.direction,
+            str(cursor) if plan.op and cursor is not None else "",
+            query.limit + 1,
+        )
+        if bodies is None:
+            return None
+        return slice_page([_loads(body) for body in bodies], query.limit, plan)

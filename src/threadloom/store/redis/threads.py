@@ -1,0 +1,310 @@
+"""Threads on Redis.
+
+A thread is a hash; it is listed through lex-ordered sorted sets of ``<timestamp><id>``
+members per space (by created_at and by updated_at; all threads, per status, per owner), so
+a page without other filters is a range read of ``limit + 1`` members. The title, public,
+metadata and ``q`` filters are checked in a script on each member walked, at most
+``_SCAN_BUDGET`` members per call, until the page is full or the index ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from ...errors import AlreadyExists, NotFound, ValidationFailed
+from ...models import MessageCreate, ThreadCreate
+from ..base import (
+    MESSAGE_ID_TAKEN,
+    THREAD_COLUMNS_UPDATABLE,
+    PageSlice,
+    Row,
+    ThreadMutation,
+    ThreadQuery,
+    format_ts,
+    keyset_plan,
+    new_thread_row,
+    slice_page,
+)
+from .connection import (
+    RedisBase,
+    _cursor_member,
+    _fields,
+    _loads,
+    _multi,
+    _now,
+    _pairs,
+    _text,
+    lua,
+)
+from .keys import escape, index_members, thread_fields
+from .messages import LUA_MESSAGES, _message_args, _stored_messages
+
+if TYPE_CHECKING:
+    from redis.asyncio.client import Pipeline
+
+__all__ = ["ThreadStoreMixin"]
+
+_SCAN_BUDGET = 2000
+_STATUSES = frozenset({"active", "archived"})
+
+_CREATE = lua(
+    "create_thread",
+    LUA_MESSAGES
+    + """
+-- ARGV: sid, tid, #fields, fields..., #messages, messages (5 values each)
+local sid, tid, nf = ARGV[2], ARGV[3], tonumber(ARGV[4])
+if redis.call('EXISTS', space_key(sid)) == 0 then return -1 end
+local tk = thread_key(sid, tid)
+if redis.call('EXISTS', tk) == 1 then return -2 end
+local n = tonumber(ARGV[5 + nf])
+if not ids_free(tk, 6 + nf, n, false) then return -3 end
+for i = 5, 4 + nf, 200 do
+  redis.call('HSET', tk, unpack(ARGV, i, math.min(i + 199, 4 + nf)))
+end
+write_messages(tk, 0, 6 + nf, n)
+local f = redis.call('HMGET', tk, 'created_at', 'updated_at', 'status', 'owner_id')
+index_add(sid, tid, f[1], f[2], f[3], f[4])
+return 1
+""",
+)
+
+_PURGE = lua("purge_thread", "return purge_thread(ARGV[2], ARGV[3])")
+
+_LIST = lua(
+    "list_threads",
+    """
+-- ARGV: sid, index key, ASC|DESC, cursor member ('' for none), want, budget, q,
+--       #checks, (field, value) pairs that must be equal
+local sid, ix, desc, cursor = ARGV[2], ARGV[3], ARGV[4] == 'DESC', ARGV[5]
+local want, budget, q, nc = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
+local fields, values = {}, {}
+for i = 1, nc do
+  fields[i] = ARGV[8 + 2 * i]
+  values[i] = ARGV[9 + 2 * i]
+end
+if q ~= '' then fields[nc + 1] = 'title_lc' end
+local filtered = #fields > 0
+local out, scanned = {}, 0
+while #out < want and scanned < budget do
+  local n = want - #out
+  if filtered then n = math.min(math.max(n * 4, 64), budget - scanned) end
+  local batch
+  if desc then
+    batch = redis.call('ZRANGE', ix, cursor == '' and '+' or '(' .. cursor, '-',
+                       'BYLEX', 'REV', 'LIMIT', 0, n)
+  else
+    batch = redis.call('ZRANGE', ix, cursor == '' and '-' or '(' .. cursor, '+',
+                       'BYLEX', 'LIMIT', 0, n)
+  end
+  for _, m in ipairs(batch) do
+    scanned = scanned + 1
+    cursor = m
+    local tk = thread_key(sid, string.sub(m, 28))
+    local ok = true
+    if filtered then
+      local got = redis.call('HMGET', tk, unpack(fields))
+      for i = 1, nc do
+        if got[i] ~= values[i] then
+          ok = false
+          break
+        end
+      end
+      if ok and q ~= '' then
+        ok = got[nc + 1] ~= false and string.find(got[nc + 1], q, 1, true) ~= nil
+      end
+    end
+    if ok then
+      out[#out + 1] = redis.call('HGETALL', tk)
+      if #out >= want then break end
+    end
+  end
+  if #batch < n then return {out, ''} end
+end
+if #out >= want then return {out, ''} end
+return {out, cursor}
+""",
+)
+
+
+def _thread(h: dict[bytes, bytes]) -> Row:
+    state = h.get(b"state")
+    return {
+        "object": "thread",
+        "id": h[b"id"].decode(),
+        "space_id": h[b"space_id"].decode(),
+        "title": _text(h.get(b"title")),
+        "owner_id": _text(h.get(b"owner_id")),
+        "public": h[b"public"] == b"1",
+        "status": h[b"status"].decode(),
+        "metadata": _loads(h[b"metadata"]),
+        "state": _loads(state) if state is not None else None,
+        "state_version": int(h[b"state_version"]),
+        "role_mapping": _loads(h[b"role_mapping"]),
+        "message_count": int(h[b"message_count"]),
+        "created_at": h[b"created_at"].decode(),
+        "updated_at": h[b"updated_at"].decode(),
+        "archived_at": _text(h.get(b"archived_at")),
+    }
+
+
+def _column_value(column: str, value: Any) -> Any:
+    """A column value from a mutation callback, as the row shows it."""
+    if column == "archived_at" and isinstance(value, datetime):
+        return format_ts(value)
+    if column == "status" and value not in _STATUSES:
+        raise ValidationFailed(f"a thread's status is active or archived, not {value!r}")
+    if column == "public":
+        return bool(value)
+    return value
+
+
+def _stored(value: Any) -> bytes:
+    """A field value as Redis stores it."""
+    if isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+class ThreadStoreMixin(RedisBase):
+    # threads ----------------------------------------------------------------------------
+
+    async def create_thread(
+        self,
+        space_id: str,
+        thread_id: str,
+        thread: ThreadCreate,
+        messages: Sequence[MessageCreate],
+    ) -> tuple[Row, list[Row]]:
+        now = _now()
+        version = 0 if thread.state is None else 1
+        role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
+        row = new_thread_row(
+            space_id,
+            thread_id,
+            thread,
+            state_version=version,
+            role_mapping=role_mapping,
+            message_count=len(messages),
+            now=now,
+        )
+        fields = thread_fields(row, len(messages), now if version else None)
+        flat = [item for pair in fields.items() for item in pair]
+        ids, message_args = _message_args(thread_id, messages, now)
+        code = await self._eval(
+            _CREATE, space_id, thread_id, len(flat), *flat, len(messages), *message_args
+        )
+        if code == -1:
+            raise NotFound(f"space {space_id!r} does not exist")
+        if code == -2:
+            raise AlreadyExists(f"thread {thread_id!r} already exists")
+        if code == -3:
+            raise AlreadyExists(MESSAGE_ID_TAKEN)
+        return row, _stored_messages(thread_id, ids, 1, messages, now)
+
+    async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
+        with self._guard():
+            h = await self._redis.hgetall(self.keys.thread(space_id, thread_id))
+        return _thread(_fields(h)) if h else None
+
+    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice:
+        plan = keyset_plan(
+            query.order, has_after=query.after is not None, has_before=query.before is not None
+        )
+        cursor = query.before if query.before is not None else query.after
+        member = _cursor_member(cursor) if plan.op and cursor is not None else ""
+        checks: list[str] = []
+        if query.owner_id is not None:
+            # Walk the owner's index and check the status on each thread.
+            group = "owner:" + escape(query.owner_id)
+            if query.status != "all":
+                checks += ["status", query.status]
+        else:
+            group = query.status
+        if query.title is not None:
+            checks += ["title", query.title]
+        if query.public is not None:
+            checks += ["public", "1" if query.public else "0"]
+        for key, value in query.metadata:
+            checks += ["m:" + key, value]
+        index = self.keys.index(space_id, query.order_by.removesuffix("_at"), group)
+        q = query.q.lower() if query.q else ""
+        want = query.limit + 1
+        rows: list[Row] = []
+        seen: set[str] = set()
+        while True:
+            found, resume = await self._eval(
+                _LIST,
+                space_id,
+                index,
+                plan.direction,
+                member,
+                want - len(rows),
+                max(_SCAN_BUDGET, want),
+                q,
+                len(checks) // 2,
+                *checks,
+            )
+            for flat in found:
+                row = _thread(_pairs(flat))
+                # Between two calls a thread may move in the index: never show it twice.
+                if row["id"] not in seen:
+                    seen.add(row["id"])
+                    rows.append(row)
+            if len(rows) >= want or not resume:
+                break
+            member = resume.decode()
+        return slice_page(rows, query.limit, plan)
+
+    async def update_thread(
+        self, space_id: str, thread_id: str, mutate: ThreadMutation
+    ) -> Row | None:
+        key = self.keys.thread(space_id, thread_id)
+
+        async def attempt(pipe: Pipeline) -> Row | None:
+            await pipe.watch(key)
+            h = _fields(await pipe.hgetall(key))
+            if not h:
+                return None
+            row = _thread(h)
+            changes = mutate(dict(row))
+            if not changes:
+                return row
+            assert set(changes) <= THREAD_COLUMNS_UPDATABLE, set(changes)
+            new = {**row, **{c: _column_value(c, v) for c, v in changes.items()}}
+            new["updated_at"] = _now()
+            fields = thread_fields(new, int(h[b"last_seq"]), _text(h.get(b"state_updated_at")))
+            old_index = set(_thread_index(self, row))
+            new_index = set(_thread_index(self, new))
+            # Write only what changed: a new title must not rewrite a large state.
+            changed = {f: v for f, v in fields.items() if h.get(f.encode()) != _stored(v)}
+            stale = [f for f in h if f.decode() not in fields]
+            _multi(pipe)
+            if stale:
+                pipe.hdel(key, *stale)
+            if changed:
+                pipe.hset(key, mapping=cast("Mapping[Any, Any]", changed))
+            for index, member in old_index - new_index:
+                pipe.zrem(index, member)
+            for index, member in new_index - old_index:
+                pipe.zadd(index, {member: 0})
+            await pipe.execute()
+            return new
+
+        return await self._optimistic(attempt)
+
+    async def purge_thread(self, space_id: str, thread_id: str) -> bool:
+        return bool(await self._eval(_PURGE, space_id, thread_id))
+
+
+def _thread_index(store: RedisBase, row: Row) -> list[tuple[str, str]]:
+    return index_members(
+        store.keys,
+        row["space_id"],
+        row["id"],
+        row["created_at"],
+        row["updated_at"],
+        row["status"],
+        row["owner_id"],
+    )
