@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "NORMAL"
     redis_prefix: str = Field("threadloom", min_length=1)
     """What every Redis key starts with, so several stores can share one database."""
+    redis_url: str | None = None
+    """Redis for live events across server processes (``redis://HOST:PORT/DB``); without it,
+    a subscriber sees only the events of the process it is connected to."""
+    events_replay_size: int = Field(1000, ge=0)
+    """How many recent events each process keeps for clients that reconnect."""
+    events_queue_size: int = Field(1000, ge=1)
+    """How far a subscriber may fall behind before it is told so and disconnected."""
     busy_timeout_ms: int = Field(10_000, ge=0)
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=3600)
     idempotency_lease_seconds: int = Field(60, ge=1)

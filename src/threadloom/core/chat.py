@@ -146,6 +146,11 @@ class ChatRun:
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(self._task)
 
+    def _publish(self, type_: str, data: Any) -> None:
+        events = self._service.threads.events
+        if events is not None:
+            events.publish(self._space_id, self._thread_id, type_, data)
+
     # producing ----------------------------------------------------------------------------
 
     async def _produce(self) -> None:
@@ -167,6 +172,9 @@ class ChatRun:
                     first_token = time.monotonic()
                 parts.append(event.text)
                 self._queue.put_nowait(ChatDelta(event.text))
+                self._publish(
+                    "chat.delta", {"reply_to": self.user_message["id"], "text": event.text}
+                )
                 event = await anext(self._stream, None)
             if done is None:
                 raise ProviderStreamInterrupted(
@@ -224,6 +232,8 @@ class ChatRun:
             metadata["incomplete_reason"] = "client_disconnected"
         reply = MessageCreate(role="assistant", content=text, metadata=metadata)
         rows = await self._service.store.append_messages(self._space_id, self._thread_id, [reply])
+        self._publish("message.created", rows[0])
+        self._publish("chat.done", rows[0])
         if usage is not None and self._service.on_usage is not None:
             self._service.on_usage(
                 self.choice.label, metadata["model"], usage.prompt_tokens, usage.completion_tokens

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..config import Settings
+from ..events import EventHub, create_event_hub
 from ..store import Store
 from .assistants import AssistantService
 from .auth import KeyService, is_loopback
 from .chat import ChatService
 from .idempotency import IdempotencyService
 from .limits import LimitChecker
+from .live import LiveService
 from .providers import ProviderPool
 from .rolethreads import RoleThreadService
 from .sessions import SessionService
@@ -34,11 +36,14 @@ class Services:
     assistants: AssistantService
     chat: ChatService
     sessions: SessionService
+    events: EventHub
+    live: LiveService
 
     @classmethod
     def build(cls, store: Store, settings: Settings) -> Services:
         limits = LimitChecker(settings.limits)
-        threads = ThreadService(store, limits)
+        events = create_event_hub(settings)
+        threads = ThreadService(store, limits, events)
         idempotency = IdempotencyService(
             store,
             lease_seconds=settings.idempotency_lease_seconds,
@@ -69,10 +74,12 @@ class Services:
             ),
             spaces=SpaceService(store, limits),
             threads=threads,
-            state=StateService(store, limits),
+            state=StateService(store, limits, events),
             idempotency=idempotency,
             rolethreads=RoleThreadService(threads),
             assistants=assistants,
             chat=chat,
             sessions=SessionService(store, threads, chat),
+            events=events,
+            live=LiveService(store, events),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NotFound, PreconditionFailed, ValidationFailed
+from ..events import EventHub
 from ..models import PageQuery
 from ..store import Store
 from ..store.base import Row
@@ -56,9 +57,10 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 
 class StateService:
-    def __init__(self, store: Store, limits: LimitChecker) -> None:
+    def __init__(self, store: Store, limits: LimitChecker, events: EventHub | None = None) -> None:
         self.store = store
         self.limits = limits
+        self.events = events
 
     async def get(self, principal: Principal, space_id: str, thread_id: str) -> Row:
         principal.require_space(space_id)
@@ -92,6 +94,8 @@ class StateService:
         row = await self.store.write_state(space_id, thread_id, mutate, keep)
         if row is None:
             raise NotFound(f"thread {thread_id!r} does not exist")
+        if self.events is not None:
+            self.events.publish(space_id, thread_id, "state.updated", row)
         return row
 
     async def put(

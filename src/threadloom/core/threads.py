@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from ..errors import Forbidden, NotFound, ValidationFailed
+from ..events import EventHub
 from ..ids import new_id
 from ..models import (
     MessageCreate,
@@ -41,9 +42,14 @@ def _not_found(thread_id: str) -> NotFound:
 
 
 class ThreadService:
-    def __init__(self, store: Store, limits: LimitChecker) -> None:
+    def __init__(self, store: Store, limits: LimitChecker, events: EventHub | None = None) -> None:
         self.store = store
         self.limits = limits
+        self.events = events
+
+    def _publish(self, space_id: str, thread_id: str, type_: str, data: Any) -> None:
+        if self.events is not None:
+            self.events.publish(space_id, thread_id, type_, data)
 
     # threads ----------------------------------------------------------------------------
 
@@ -69,7 +75,11 @@ class ThreadService:
                 message, ("message",) if len(messages) == 1 else ("messages", index)
             )
         thread_id = body.id or new_id("thr")
-        return await self.store.create_thread(space_id, thread_id, body, messages)
+        thread, rows = await self.store.create_thread(space_id, thread_id, body, messages)
+        self._publish(space_id, thread_id, "thread.created", thread)
+        for row in rows:
+            self._publish(space_id, thread_id, "message.created", row)
+        return thread, rows
 
     async def get(self, principal: Principal, space_id: str, thread_id: str) -> Row:
         principal.require_space(space_id)
@@ -143,6 +153,7 @@ class ThreadService:
         row = await self.store.update_thread(space_id, thread_id, mutate)
         if row is None:
             raise _not_found(thread_id)
+        self._publish(space_id, thread_id, "thread.updated", row)
         return row
 
     async def set_status(
@@ -155,6 +166,7 @@ class ThreadService:
         principal.require_writer(space_id)
         if not await self.store.purge_thread(space_id, thread_id):
             raise _not_found(thread_id)
+        self._publish(space_id, thread_id, "thread.deleted", {"id": thread_id})
 
     # messages ---------------------------------------------------------------------------
 
@@ -172,7 +184,11 @@ class ThreadService:
             self.limits.message(messages[0], loc)
         else:
             self.limits.messages(messages, ("messages",))
-        return await self.store.append_messages(space_id, thread_id, messages)
+        rows = await self.store.append_messages(space_id, thread_id, messages)
+        if self.events is not None:
+            for row in rows:
+                self.events.publish(space_id, thread_id, "message.created", row)
+        return rows
 
     async def list_messages(
         self, principal: Principal, space_id: str, thread_id: str, params: MessageListQuery

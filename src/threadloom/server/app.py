@@ -15,9 +15,10 @@ from .._version import __version__
 from ..config import Settings
 from ..core.auth import is_loopback
 from ..core.services import Services
+from ..errors import ServiceUnavailable
 from ..store import create_store
 from ..store.migrate import migrate
-from .metrics import instrument_store, process_stopped
+from .metrics import instrument_store, process_stopped, record_llm_usage
 from .metrics import router as metrics_router
 from .middleware import BodyLimitMiddleware
 from .observability import ObservabilityMiddleware
@@ -25,6 +26,7 @@ from .problems import install_problem_handlers
 from .routers import (
     assistants,
     chat,
+    events,
     health,
     keys,
     legacy,
@@ -80,6 +82,19 @@ async def _sweep_forever(services: Services) -> None:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
+async def _start_events(services: Services) -> None:
+    try:
+        await services.events.start()
+    except Exception as exc:
+        raise ServiceUnavailable(
+            f"THREADLOOM_REDIS_URL is set but Redis does not answer for events: {exc}"
+        ) from exc
+    if services.live.fans_out:
+        log.info("live events fan out across server processes through Redis")
+    else:
+        log.info("live events reach subscribers of this process only (no THREADLOOM_REDIS_URL)")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -95,6 +110,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await _check_security(services)
             log.info("language model: %s", services.chat.providers.config.describe())
+            await _start_events(services)
+            if settings.metrics_enabled:
+                services.chat.on_usage = record_llm_usage
             app.state.services = services
             # Everything loaded so far lives as long as the process: keep it out of the
             # garbage collector's generations, so collections stay short under load.
@@ -108,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await sweeper
                 # Replies still streaming get a moment to finish, then keep what they said.
                 await services.chat.aclose()
+                await services.events.stop()
         finally:
             await store.close()
             process_stopped()
@@ -136,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assistants.router,
         chat.router,
         sessions.router,
+        events.router,
         health.router,
     ):
         app.include_router(router)

@@ -15,13 +15,16 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.responses import StreamingResponse
 
 from ..core.chat import ChatDelta, ChatRun
+from ..core.live import LiveEvent
 from ..errors import PROBLEM_BASE, ThreadloomError
+from .metrics import stream_closed, stream_opened
 
 __all__ = [
     "SSE_MEDIA_TYPE",
     "chat_event_response",
     "chat_text_response",
     "event",
+    "live_event_response",
     "replayed_event_response",
     "wants_event_stream",
 ]
@@ -55,6 +58,7 @@ def _error_problem(exc: Exception, instance: str) -> dict[str, Any]:
 
 
 async def _chat_events(run: ChatRun, instance: str) -> AsyncIterator[ServerSentEvent]:
+    stream_opened()
     try:
         yield event("start", {"user_message": run.user_message, "assistant": run.assistant["id"]})
         async for item in run.events():
@@ -65,6 +69,7 @@ async def _chat_events(run: ChatRun, instance: str) -> AsyncIterator[ServerSentE
     except Exception as exc:
         yield event("error", _error_problem(exc, instance))
     finally:
+        stream_closed()
         run.abandon()
 
 
@@ -104,3 +109,22 @@ def chat_text_response(run: ChatRun, instance: str) -> StreamingResponse:
     return StreamingResponse(
         _chat_text(run, instance), media_type="text/plain; charset=utf-8", headers=_NO_BUFFERING
     )
+
+
+async def _live(events: AsyncIterator[LiveEvent | None]) -> AsyncIterator[ServerSentEvent]:
+    stream_opened()
+    try:
+        async for item in events:
+            if item is None:
+                yield ServerSentEvent(comment="keep-alive")
+            else:
+                yield event(item.type, item.data, item.id)
+                if item.type == "lagged":
+                    return
+    finally:
+        stream_closed()
+
+
+def live_event_response(events: AsyncIterator[LiveEvent | None]) -> EventSourceResponse:
+    """A thread's or a space's events; ``id`` of each is what ``Last-Event-ID`` resumes from."""
+    return EventSourceResponse(_live(events), headers=_NO_BUFFERING, ping=PING_SECONDS)

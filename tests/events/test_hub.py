@@ -1,0 +1,62 @@
+"""The event hub in one process: matching, the replay window and lagging subscribers."""
+
+from __future__ import annotations
+
+import pytest
+
+from threadloom.events import EventHub, LocalTransport, SubscriberLagged
+
+pytestmark = pytest.mark.anyio
+
+
+async def _hub(**kwargs: int) -> EventHub:
+    hub = EventHub(LocalTransport(), **kwargs)
+    await hub.start()
+    return hub
+
+
+async def test_subscribers_get_the_events_of_their_thread_or_space_in_order() -> None:
+    hub = await _hub()
+    thread_sub, _, _ = hub.subscribe("s", "t1")
+    space_sub, _, _ = hub.subscribe("s")
+    other_sub, _, _ = hub.subscribe("other")
+    for n in range(3):
+        hub.publish("s", "t1", "message.created", {"n": n})
+    hub.publish("s", "t2", "message.created", {"n": 99})
+    assert [(await thread_sub.next(1)).data["n"] for _ in range(3)] == [0, 1, 2]  # type: ignore[union-attr]
+    assert await thread_sub.next(0.05) is None
+    got = [await space_sub.next(1) for _ in range(4)]
+    assert [event.thread_id for event in got if event] == ["t1", "t1", "t1", "t2"]
+    assert await other_sub.next(0.05) is None
+
+
+async def test_the_replay_window_resumes_after_an_event_it_still_holds() -> None:
+    hub = await _hub(replay_size=5)
+    for n in range(8):
+        hub.publish("s", "t", "state.updated", {"n": n})
+    recent = list(hub._recent)
+    _, replay, found = hub.subscribe("s", "t", after=recent[1].id)
+    assert found
+    assert [event.data["n"] for event in replay] == [5, 6, 7]
+    _, replay, found = hub.subscribe("s", "t", after="evt_gone")
+    assert (replay, found) == ([], False)
+
+
+async def test_a_subscriber_that_falls_behind_is_told_and_dropped() -> None:
+    hub = await _hub(queue_size=3)
+    slow, _, _ = hub.subscribe("s", "t")
+    fast, _, _ = hub.subscribe("s", "t")
+    for n in range(10):
+        hub.publish("s", "t", "message.created", {"n": n})
+        assert await fast.next(1) is not None
+    assert slow.lagged
+    assert hub.open_streams == 1  # the slow one no longer receives anything
+    with pytest.raises(SubscriberLagged, match="more than 3 events behind"):
+        await slow.next(1)
+
+
+async def test_nothing_is_published_before_the_hub_starts() -> None:
+    hub = EventHub(LocalTransport())
+    subscription, _, _ = hub.subscribe("s", "t")
+    hub.publish("s", "t", "message.created", {})
+    assert await subscription.next(0.05) is None
