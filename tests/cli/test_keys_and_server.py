@@ -1,109 +1,22 @@
-"""The ``threadloom`` command line, in process (typer's CliRunner) and as real processes."""
+"""``threadloom migrate``, ``serve`` and ``keys``, in process and as real processes."""
 
 from __future__ import annotations
 
-import os
+import json
 import re
 import sqlite3
-import subprocess
-import sys
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
+from tests.cli.conftest import Cli
 from tests.conftest import LiveServer, free_port
-from threadloom.cli import app
 
 KEY_PATTERN = re.compile(r"tl_[A-Za-z0-9_-]{43}")
 KEY_ID_PATTERN = re.compile(r"key_[0-9a-z]+")
 TABLES = {"spaces", "threads", "messages", "state_versions", "api_keys", "idempotency_keys"}
-WIDE = "250"  # wide enough that the key table is never cut
-
-
-@dataclass
-class Outcome:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def clean_failure(self) -> bool:
-        """A non-zero exit with no traceback anywhere."""
-        return self.code != 0 and "Traceback" not in self.stderr and "Traceback" not in self.stdout
-
-
-class Cli:
-    """Runs ``threadloom ARGS`` either in process or as ``python -m threadloom``."""
-
-    def __init__(self, mode: str, cwd: Path) -> None:
-        self.mode = mode
-        self.cwd = cwd
-
-    def __call__(
-        self,
-        *args: str,
-        database_url: str | None = None,
-        env: dict[str, str] | None = None,
-        columns: str | None = WIDE,
-    ) -> Outcome:
-        extra = dict(env or {})
-        if database_url is not None:
-            extra["THREADLOOM_DATABASE_URL"] = database_url
-        if self.mode == "in-process":
-            return self._in_process(list(args), extra, columns)
-        return self._subprocess(list(args), extra, columns)
-
-    def _in_process(self, args: list[str], extra: dict[str, str], columns: str | None) -> Outcome:
-        unset: dict[str, str | None] = {
-            name: None for name in os.environ if name.startswith("THREADLOOM_")
-        }
-        unset["COLUMNS"] = columns
-        unset["LINES"] = None
-        result = CliRunner().invoke(app, args, env={**unset, **extra})
-        stderr = result.stderr
-        if result.exc_info is not None and not isinstance(result.exception, SystemExit):
-            stderr += "".join(traceback.format_exception(*result.exc_info))
-        return Outcome(result.exit_code, result.stdout, stderr)
-
-    def _subprocess(self, args: list[str], extra: dict[str, str], columns: str | None) -> Outcome:
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("THREADLOOM_") and name not in ("COLUMNS", "LINES")
-        }
-        if columns is not None:
-            env["COLUMNS"] = columns
-        env.update(extra)
-        done = subprocess.run(
-            [sys.executable, "-m", "threadloom", *args],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            env=env,
-            cwd=self.cwd,
-            check=False,
-        )
-        return Outcome(done.returncode, done.stdout, done.stderr)
-
-
-@pytest.fixture(params=["in-process", "subprocess"])
-def cli(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    workdir = tmp_path / "cwd"
-    workdir.mkdir()
-    monkeypatch.chdir(workdir)  # no stray .env is read
-    return Cli(str(request.param), workdir)
-
-
-@pytest.fixture
-def subprocess_cli(tmp_path: Path) -> Cli:
-    workdir = tmp_path / "cwd-sub"
-    workdir.mkdir()
-    return Cli("subprocess", workdir)
 
 
 def _tables(sqlite_file: Path) -> set[str]:
@@ -335,6 +248,31 @@ def test_keys_list_shows_whole_ids_when_piped(subprocess_cli: Cli, sqlite_url: s
     listed = subprocess_cli("keys", "list", "--database-url", sqlite_url, columns=None)
     assert listed.code == 0, listed.stderr
     assert key_id in listed.stdout
+
+
+def test_keys_list_json(cli: Cli, sqlite_url: str) -> None:
+    admin, admin_id = _create_key(cli, sqlite_url, "--admin", "--name", "ops")
+    listed = cli("keys", "list", "--json", "--database-url", sqlite_url)
+    assert listed.code == 0, listed.stderr
+    (key,) = json.loads(listed.stdout)
+    assert key["id"] == admin_id
+    assert (key["role"], key["space_id"], key["name"], key["revoked_at"]) == (
+        "admin",
+        None,
+        "ops",
+        None,
+    )
+    assert key["prefix"] == admin[:10]
+    assert admin not in listed.stdout
+    assert "key_hash" not in key
+
+
+def test_keys_create_json_has_the_secret(cli: Cli, sqlite_url: str) -> None:
+    done = cli("keys", "create", "--space", "default", "--json", "--database-url", sqlite_url)
+    assert done.code == 0, done.stderr
+    created = json.loads(done.stdout)
+    assert KEY_PATTERN.fullmatch(created["key"])
+    assert (created["role"], created["space_id"]) == ("writer", "default")
 
 
 def test_keys_revoke(cli: Cli, database_url: str) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from . import keys, migrate, serve
+from . import keys, messages, migrate, serve, spaces, state, threads, transfer
 from .base import Group
 
 __all__ = ["app", "main"]
@@ -25,10 +25,16 @@ app = typer.Typer(
     "THREADLOOM_API_KEY), and otherwise on the database directly (--database-url or "
     "THREADLOOM_DATABASE_URL).",
     no_args_is_help=True,
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 app.add_typer(serve.app)
 app.add_typer(migrate.app)
+app.add_typer(spaces.app, name="spaces")
+app.add_typer(threads.app, name="threads")
+app.add_typer(messages.app, name="messages")
+app.add_typer(state.app, name="state")
+app.add_typer(transfer.app)
 app.add_typer(keys.app, name="keys")
 
 

@@ -41,10 +41,9 @@ T = TypeVar("T")
 KeyRole = Literal["admin", "writer", "reader"]
 
 
-def pages(fetch: Callable[[str | None], Page[T]]) -> Iterator[T]:
-    """Every item of a list, a page at a time: ``fetch(after)`` reads the page after a
-    cursor (None: the first)."""
-    after: str | None = None
+def pages(fetch: Callable[[str | None], Page[T]], after: str | None = None) -> Iterator[T]:
+    """Every item of a list from a cursor on (None: from the start), a page at a time:
+    ``fetch(after)`` reads the page after a cursor."""
     while True:
         page = fetch(after)
         yield from page.data
@@ -58,6 +57,8 @@ class Backend(ABC):
 
     where: str
     """What the commands talk to, for messages: a URL."""
+    batch_size: int = 100
+    """The most messages ``append_messages`` takes at once."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -212,6 +213,7 @@ class LocalBackend(Backend):
         self.where = self.local.url
         self.services = self.local.services
         self.principal = self.local.principal
+        self.batch_size = self.services.settings.limits.batch_messages
 
     def close(self) -> None:
         self.local.close()

@@ -23,10 +23,13 @@ from typing import Any, NoReturn
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from typer.core import TyperGroup
 
 from ..errors import ThreadloomError
+from ..models import Page
+from .backend import pages
 
 try:  # newer typers vendor click: its exceptions are the ones typer raises
     from typer._click import exceptions as click
@@ -36,20 +39,24 @@ except ImportError:  # pragma: no cover
 __all__ = [
     "Field",
     "Group",
+    "commands",
     "err",
+    "examples",
     "fail",
     "out",
     "print_json",
     "print_json_line",
+    "print_list",
     "print_record",
     "print_table",
     "usage_error",
+    "when",
 ]
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 # Driver and migration errors (a file that is no database, a refused login...).
-_DATABASE_MODULES = frozenset({"sqlite3", "sqlalchemy", "alembic", "asyncpg"})
+_DATABASE_MODULES = frozenset({"sqlite3", "sqlalchemy", "alembic", "asyncpg", "redis"})
 # A bare command group (click 8.2 and later; earlier versions print the help and exit 0).
 _NO_ARGS_IS_HELP: Any = getattr(click, "NoArgsIsHelpError", ())
 
@@ -64,6 +71,18 @@ def usage_error(message: str, option: str | None = None) -> click.UsageError:
     if option is None:
         return click.UsageError(message)
     return click.BadParameter(message, param_hint=f"'{option}'")
+
+
+def commands(help: str | None = None) -> typer.Typer:
+    """The ``typer.Typer`` of a module: a named group of commands when given ``help``
+    (``threads``), else commands that the root takes in as its own (``export``). Help text
+    is Markdown, so docstrings wrap like prose."""
+    return typer.Typer(help=help, rich_markup_mode="markdown", no_args_is_help=True)
+
+
+def examples(*commands: str) -> str:
+    """The epilog of a command's help: example command lines, as a Markdown code block."""
+    return "**Examples**\n\n```\n" + "\n".join(commands) + "\n```"
 
 
 def _report(message: str) -> None:
@@ -149,14 +168,13 @@ def print_json_line(value: Any) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Field:
-    """A column of a table: its heading and the attribute (or function) it shows."""
+    """A column of a table: its heading and the attribute (or function) it shows. Columns
+    are shown whole (ids are what other commands take), except ``flexible`` ones (titles,
+    contents), which are cut to one line and give way when the terminal is narrow."""
 
     heading: str
     attribute: str | Callable[[Any], Any]
-    width: int | None = None
-    """Cut longer text to this many characters (message contents)."""
-    whole: bool = False
-    """Never wrap nor cut (ids, which other commands take)."""
+    flexible: bool = False
 
     def text(self, item: Any) -> str:
         if callable(self.attribute):
@@ -168,13 +186,27 @@ class Field:
         if isinstance(value, bool):
             return "yes" if value else ""
         if isinstance(value, dict | list):
-            return json.dumps(value, ensure_ascii=False) if value else ""
-        text = str(value)
-        if self.width is not None:
+            text = json.dumps(value, ensure_ascii=False) if value else ""
+        else:
+            text = str(value)
+        if self.flexible:
             text = " ".join(text.split())
-            if len(text) > self.width:
-                text = text[: self.width - 1] + "…"
+            if len(text) > FLEXIBLE_CHARS:
+                text = text[: FLEXIBLE_CHARS - 1] + "…"
         return text
+
+
+FLEXIBLE_CHARS = 60
+
+
+def when(attribute: str) -> Callable[[Any], str | None]:
+    """A timestamp to the second, for tables (``--json`` has it whole)."""
+
+    def text(item: Any) -> str | None:
+        value: str | None = getattr(item, attribute)
+        return value[:19] if value else None
+
+    return text
 
 
 def print_table(fields: Sequence[Field], items: Iterable[Any]) -> None:
@@ -182,13 +214,27 @@ def print_table(fields: Sequence[Field], items: Iterable[Any]) -> None:
     rows = [[field.text(item) for field in fields] for item in items]
     table = Table()
     for index, field in enumerate(fields):
-        # Whole ids even when piped (rich squeezes tables to 80 columns there): they are
-        # what other commands take.
-        longest = max((len(row[index]) for row in rows), default=0) if field.whole else None
-        table.add_column(field.heading, no_wrap=field.whole, min_width=longest)
+        if field.flexible:
+            table.add_column(field.heading, no_wrap=True, overflow="ellipsis", min_width=8)
+        else:
+            # Whole even when piped, where rich squeezes tables to 80 columns.
+            longest = max((len(row[index]) for row in rows), default=0)
+            table.add_column(
+                field.heading, no_wrap=True, min_width=max(longest, len(field.heading))
+            )
     for row in rows:
         table.add_row(*row)
-    out.print(table)
+    _print_wide(table)
+
+
+def _print_wide(renderable: Any) -> None:
+    """Print at the terminal's width; in a pipe or a file, as wide as the content (rich
+    would squeeze it to 80 columns and cut what does not fit)."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    natural = Measurement.get(out, out.options.update_width(100_000), renderable).maximum
+    Console(width=max(natural, 20)).print(renderable)
 
 
 def print_record(fields: Sequence[Field], item: Any) -> None:
@@ -198,4 +244,31 @@ def print_record(fields: Sequence[Field], item: Any) -> None:
     table.add_column(overflow="fold")
     for field in fields:
         table.add_row(field.heading, field.text(item))
-    out.print(table, highlight=False)
+    _print_wide(table)
+
+
+def print_list(
+    fetch: Callable[[str | None], Page[Any]],
+    fields: Sequence[Field],
+    *,
+    as_json: bool,
+    every: bool,
+    after: str | None,
+) -> None:
+    """A listing: one page (``fetch(after)``), or with ``every`` all pages from there on.
+    As JSON, a page is one document (with its cursors) and ``every`` gives JSON lines, each
+    written as soon as its page arrives."""
+    if every:
+        if as_json:
+            for item in pages(fetch, after):
+                print_json_line(item)
+        else:
+            print_table(fields, pages(fetch, after))
+        return
+    page = fetch(after)
+    if as_json:
+        print_json(page)
+        return
+    print_table(fields, page.data)
+    if page.has_more:
+        err.print(f"more after this page: add --all, or --after {page.last_id}", highlight=False)

@@ -8,40 +8,56 @@ from typing import Annotated, Literal
 import typer
 
 from .backend import connect
-from .base import Field, err, fail, out, print_json, print_table, usage_error
+from .base import (
+    Field,
+    commands,
+    err,
+    examples,
+    fail,
+    out,
+    print_json,
+    print_table,
+    usage_error,
+    when,
+)
 from .options import ApiKeyOption, JsonOption, LocalDatabaseOption, UrlOption
 
 __all__ = ["app"]
 
-app = typer.Typer(
-    help="Create, list and revoke API keys (on the database, or on a server with an admin key).",
-    no_args_is_help=True,
+app = commands(
+    "Create, list and revoke API keys (on the database, or on a server with an admin key)."
 )
 
 KEY_FIELDS = (
-    Field("id", "id", whole=True),
-    Field("prefix", lambda key: key.prefix + "…", whole=True),
+    Field("id", "id"),
+    Field("prefix", lambda key: key.prefix + "…"),
     Field("role", "role"),
     Field("space", lambda key: key.space_id or "*"),
-    Field("name", "name"),
-    Field("created", "created_at"),
-    Field("revoked", "revoked_at"),
+    Field("name", "name", flexible=True),
+    Field("created", when("created_at")),
+    Field("revoked", when("revoked_at")),
 )
 
 
 @app.command(
     "create",
-    epilog="Examples: `threadloom keys create --admin`; "
-    "`threadloom keys create --space default --role reader --name dashboard`; "
-    "in a script: `KEY=$(threadloom keys create --admin | tail -n1)`.",
+    epilog=examples(
+        "threadloom keys create --admin",
+        "threadloom keys create --space default --role reader --name dashboard",
+        "KEY=$(threadloom keys create --admin | tail -n1)",
+    ),
 )
 def keys_create(
-    space: Annotated[str | None, typer.Option(help="The space the key is bound to.")] = None,
+    space: Annotated[
+        str | None, typer.Option(metavar="SPACE", help="The space the key is bound to.")
+    ] = None,
     role: Annotated[
         str, typer.Option(help="writer or reader (for a key bound to --space).")
     ] = "writer",
     admin: Annotated[bool, typer.Option("--admin", help="A key for every space.")] = False,
-    name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    name: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="A label to recognise the key by.")
+    ] = None,
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
     database_url: LocalDatabaseOption = None,
@@ -63,7 +79,9 @@ def keys_create(
     sys.stdout.write(created.key + "\n")
 
 
-@app.command("list", epilog="Example: `threadloom keys list --json | jq -r '.[].id'`")
+@app.command(
+    "list", epilog=examples("threadloom keys list", "threadloom keys list --json | jq -r '.[].id'")
+)
 def keys_list(
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
@@ -79,9 +97,9 @@ def keys_list(
     print_table(KEY_FIELDS, keys)
 
 
-@app.command("revoke", epilog="Example: `threadloom keys revoke key_01j...`")
+@app.command("revoke", epilog=examples("threadloom keys revoke key_01jexample"))
 def keys_revoke(
-    key_id: Annotated[str, typer.Argument(help="The id `keys list` shows.")],
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The id `keys list` shows.")],
     url: UrlOption = None,
     api_key: ApiKeyOption = None,
     database_url: LocalDatabaseOption = None,

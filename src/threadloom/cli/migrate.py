@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-import typer
-
-from .base import out
+from .base import commands, examples, out
 from .options import DatabaseOption
 
 __all__ = ["app"]
 
-app = typer.Typer()
+app = commands()
 
 
-@app.command("migrate", epilog="Example: `threadloom migrate --database-url sqlite:///data.db`")
+@app.command(
+    "migrate",
+    epilog=examples(
+        "threadloom migrate",
+        "threadloom migrate --database-url postgresql://tl@db.internal/threadloom",
+    ),
+)
 def migrate_command(database_url: DatabaseOption = None) -> None:
     """Create or upgrade the database schema (`serve` does it too before it starts)."""
     from ..config import Settings

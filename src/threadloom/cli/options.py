@@ -16,6 +16,9 @@ import typer
 from .base import usage_error
 
 __all__ = [
+    "AfterOption",
+    "AllOption",
+    "LimitOption",
     "ApiKeyOption",
     "DatabaseOption",
     "JsonOption",
@@ -81,8 +84,21 @@ JsonOption = Annotated[
     bool,
     typer.Option(
         "--json",
-        help="Print JSON for scripts instead of tables (JSON lines with --all).",
+        help="Print JSON for scripts instead of tables (JSON lines for listings with --all).",
         rich_help_panel="Output",
+    ),
+]
+LimitOption = Annotated[
+    int,
+    typer.Option(min=1, max=100, help="How many to show, 1 to 100 (with --all: per request)."),
+]
+AllOption = Annotated[
+    bool, typer.Option("--all", help="Every page, not just the first (as JSON lines with --json).")
+]
+AfterOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="CURSOR", help="Start after this cursor (the last_id of the page before)."
     ),
 ]
 SpaceOption = Annotated[
@@ -90,6 +106,7 @@ SpaceOption = Annotated[
     typer.Option(
         "--space",
         "-s",
+        metavar="SPACE",
         envvar="THREADLOOM_SPACE",
         show_envvar=True,
         help="The space (tenant) the threads are in.",
@@ -133,5 +150,7 @@ def key_values(pairs: list[str] | None, name: str) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise usage_error(f"{pair!r} is not KEY=VALUE", name)
+        if key in result:
+            raise usage_error(f"{key} is given twice", name)
         result[key] = value
     return result

@@ -8,12 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from .base import fail
+from .base import commands, examples, fail
 from .options import DatabaseOption
 
 __all__ = ["app"]
 
-app = typer.Typer()
+app = commands()
 
 
 def _settings(database_url: str | None = None, **overrides: Any) -> Any:
@@ -26,8 +26,10 @@ def _settings(database_url: str | None = None, **overrides: Any) -> Any:
 
 
 @app.command(
-    epilog="Examples: `threadloom serve` (loopback, no key needed until one exists); "
-    "`threadloom serve --host 0.0.0.0 --workers 4` (needs an API key first)."
+    epilog=examples(
+        "threadloom serve                   # loopback: no key until one exists",
+        "threadloom serve --host 0.0.0.0 --workers 4   # needs an API key",
+    )
 )
 def serve(
     host: Annotated[str, typer.Option(envvar="THREADLOOM_HOST", help="Address to bind.")] = (

@@ -1,0 +1,131 @@
+"""``threadloom messages``: read a thread's messages and append to it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..models import MessageCreate, MessageListQuery
+from .backend import connect
+from .base import Field, commands, examples, out, print_json, print_list
+from .options import (
+    AfterOption,
+    AllOption,
+    ApiKeyOption,
+    JsonOption,
+    LimitOption,
+    LocalDatabaseOption,
+    SpaceOption,
+    UrlOption,
+    json_object,
+    text_argument,
+)
+from .threads import Order, ThreadArgument
+
+__all__ = ["app"]
+
+app = commands("Read a thread's messages and append to it.")
+
+MESSAGE_FIELDS = (
+    Field("seq", "seq"),
+    Field("id", "id"),
+    Field("role", "role"),
+    Field("content", "content", flexible=True),
+    Field("images", lambda message: len(message.images) or None),
+    Field("private", "private"),
+)
+
+
+@app.command(
+    "ls",
+    epilog=examples(
+        "threadloom messages ls support-42",
+        "threadloom messages ls support-42 --order desc --limit 5",
+        "threadloom messages ls support-42 --all --json > support-42.jsonl",
+    ),
+)
+def messages_ls(
+    thread: ThreadArgument,
+    space: SpaceOption = "default",
+    limit: LimitOption = 20,
+    order: Annotated[Order, typer.Option(help="Oldest first (asc) or newest first.")] = Order.asc,
+    role: Annotated[
+        str | None, typer.Option(metavar="ROLE", help="Only messages of this role.")
+    ] = None,
+    include_private: Annotated[
+        bool, typer.Option("--include-private", help="Private messages too (not reader keys).")
+    ] = False,
+    every: AllOption = False,
+    after: AfterOption = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    database_url: LocalDatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List a thread's messages in order, a page at a time (--all for every page)."""
+    query = MessageListQuery(
+        limit=limit, order=order.value, role=role, include_private=include_private
+    )
+    with connect(url, api_key, database_url) as backend:
+        print_list(
+            lambda cursor: backend.list_messages(
+                space, thread, query.model_copy(update={"after": cursor})
+            ),
+            MESSAGE_FIELDS,
+            as_json=as_json,
+            every=every,
+            after=after,
+        )
+
+
+@app.command(
+    "add",
+    epilog=examples(
+        'threadloom messages add support-42 "Hi! How can I help?" --role assistant',
+        "git log -1 | threadloom messages add support-42 - --role tool",
+        "threadloom messages add support-42 'And this?' --image https://x.io/cat.png",
+        'threadloom messages add support-42 Hi --metadata \'{"lang": "en"}\' --private',
+    ),
+)
+def messages_add(
+    thread: ThreadArgument,
+    content: Annotated[
+        str, typer.Argument(metavar="CONTENT", help="The text, or - to read it from stdin.")
+    ],
+    space: SpaceOption = "default",
+    role: Annotated[
+        str, typer.Option(metavar="ROLE", help="Who speaks: user, assistant, system...")
+    ] = "user",
+    private: Annotated[bool, typer.Option("--private", help="Never shown to reader keys.")] = False,
+    metadata: Annotated[
+        str | None, typer.Option(metavar="JSON", help="A JSON object of metadata.")
+    ] = None,
+    images: Annotated[
+        list[str] | None,
+        typer.Option("--image", metavar="URL", help="An http(s) or data: URL; repeatable."),
+    ] = None,
+    message_id: Annotated[
+        str | None,
+        typer.Option("--id", metavar="ID", help="The id to give it (default: a new one)."),
+    ] = None,
+    url: UrlOption = None,
+    api_key: ApiKeyOption = None,
+    database_url: LocalDatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Append a message to a thread."""
+    message = MessageCreate(
+        id=message_id,
+        role=role,
+        content=text_argument(content, "CONTENT"),
+        images=images or [],
+        private=private,
+        metadata=json_object(metadata, "--metadata") or {},
+    )
+    with connect(url, api_key, database_url) as backend:
+        (added,) = backend.append_messages(space, thread, [message])
+    if as_json:
+        print_json(added)
+    else:
+        out.print(f"added {added.id} (seq {added.seq}) to {thread}", highlight=False)

@@ -1,0 +1,315 @@
+"""``threadloom export`` and ``threadloom import`` between local SQLite databases."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.conftest import Cli, json_lines, ok, one_line_error
+from threadloom.cli import transfer
+from threadloom.cli.backend import Backend, LocalBackend
+from threadloom.errors import ServiceUnavailable
+from threadloom.local import LocalStore
+from threadloom.models import Message, MessageCreate, MessageListQuery, Page, Role, ThreadCreate
+
+LONG = 250  # messages: more than two pages of 100
+
+
+def seed(url: str) -> None:
+    """Threads with everything a thread can have, one longer than two pages."""
+    local = LocalStore(url)
+    services, me, run = local.services, local.principal, local.run
+    try:
+        rich = ThreadCreate(
+            id="rich",
+            title="Support chat",
+            owner_id="u-1",
+            public=True,
+            metadata={"customer": "c-42", "tier": 2, "tags": ["a", "b"]},
+            state={"step": "greeting", "items": [1, 2]},
+            role_mapping={"assistant": Role(name="Ada", user_id="bot", icon="https://x/a.png")},
+        )
+        run(services.threads.create(me, "default", rich))
+        messages = [
+            MessageCreate(id="m-1", role="system", content="Be kind."),
+            MessageCreate(
+                role="user",
+                content="What is this?\nA picture:",
+                images=["https://example.com/cat.png", "data:image/png;base64,iVBORw0KGgo="],
+                metadata={"lang": "en"},
+            ),
+            MessageCreate(role="assistant", content="A cat.", private=True, metadata={"n": 1}),
+            MessageCreate(role="tool", content='ünïcødé ✓ "quotes" and \\ backslashes'),
+        ]
+        run(services.threads.append(me, "default", "rich", messages))
+        for step in ("asked", "answered"):  # the state moves on: its version is not 1
+            run(services.state.patch(me, "default", "rich", {"step": step}))
+
+        run(services.threads.create(me, "default", ThreadCreate(id="long", title="Long")))
+        for start in range(0, LONG, 100):
+            batch = [
+                MessageCreate(role="user" if n % 2 else "assistant", content=f"message {n}")
+                for n in range(start, min(start + 100, LONG))
+            ]
+            run(services.threads.append(me, "default", "long", batch))
+
+        run(services.threads.create(me, "default", ThreadCreate(id="empty")))
+        old = ThreadCreate(id="old", title="Archived", state=[1, 2, 3])
+        run(services.threads.create(me, "default", old, [MessageCreate(content="bye")]))
+        run(services.threads.set_status(me, "default", "old", True))
+    finally:
+        local.close()
+
+
+CHANGING = {"created_at", "updated_at", "archived_at", "state_version"}
+
+
+def comparable(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Export lines without what a re-creation cannot keep (timestamps, the state's version
+    counter), by thread id."""
+    result = []
+    for line in sorted(lines, key=lambda thread: thread["id"]):
+        thread = {key: value for key, value in line.items() if key not in CHANGING}
+        thread["messages"] = [
+            {key: value for key, value in message.items() if key != "created_at"}
+            for message in line["messages"]
+        ]
+        result.append(thread)
+    return result
+
+
+@pytest.fixture
+def empty_url(sqlite_template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "target.db"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def source(local: Cli, sqlite_url: str, tmp_path: Path) -> Path:
+    """An export of the seeded database."""
+    seed(sqlite_url)
+    path = tmp_path / "export.jsonl"
+    done = ok(local("export", "-o", str(path)))
+    assert "exported 4 threads" in done.stderr
+    return path
+
+
+def export_of(local: Cli, url: str) -> list[dict[str, Any]]:
+    return json_lines(ok(local("export", "--quiet", "--database-url", url)).stdout)
+
+
+class TestExport:
+    def test_lines(self, source: Path) -> None:
+        lines = json_lines(source.read_text())
+        assert [line["id"] for line in lines] == ["rich", "long", "empty", "old"]  # oldest first
+        rich, long, empty, old = lines
+        assert rich["state"] == {"step": "answered", "items": [1, 2]}
+        assert rich["role_mapping"]["assistant"]["name"] == "Ada"
+        assert [m["role"] for m in rich["messages"]] == ["system", "user", "assistant", "tool"]
+        assert rich["messages"][2]["private"] is True  # private messages are exported
+        assert [m["seq"] for m in long["messages"]] == list(range(1, LONG + 1))
+        assert long["message_count"] == LONG
+        assert empty["messages"] == []
+        assert empty["state"] is None
+        assert old["status"] == "archived"
+
+    def test_to_stdout_with_filters(self, local: Cli, source: Path) -> None:
+        assert source.exists()
+        active = json_lines(ok(local("export", "--status", "active")).stdout)
+        assert [line["id"] for line in active] == ["rich", "long", "empty"]
+        mine = json_lines(ok(local("export", "--owner", "u-1", "--metadata", "tier=2")).stdout)
+        assert [line["id"] for line in mine] == ["rich"]
+        titled = json_lines(ok(local("export", "--q", "LONG", "--no-public")).stdout)
+        assert [line["id"] for line in titled] == ["long"]
+        public = json_lines(ok(local("export", "--public", "--no-private")).stdout)
+        assert [m["private"] for m in public[0]["messages"]] == [False, False, False]
+
+    def test_pages_through_messages_and_writes_each_line_when_built(
+        self, local: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seed(sqlite_url)
+        requests: list[tuple[str, int, int]] = []  # thread, limit, lines written before
+
+        class Recording(LocalBackend):
+            def list_messages(
+                self, space: str, thread: str, query: MessageListQuery
+            ) -> Page[Message]:
+                written = sys.stdout.buffer.getvalue().count(b"\n")  # type: ignore[attr-defined]
+                requests.append((thread, query.limit, written))
+                return super().list_messages(space, thread, query)
+
+        use_backend(monkeypatch, Recording(sqlite_url))
+        ok(local("export"))
+        assert all(limit <= 100 for _, limit, _ in requests)
+        assert [thread for thread, _, _ in requests].count("long") == 3
+        first_request = {thread: written for thread, _, written in reversed(requests)}
+        assert first_request == {"rich": 0, "long": 1, "empty": 2, "old": 3}
+
+    def test_a_failed_export_leaves_no_file(
+        self, local: Cli, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        seed(sqlite_url)
+
+        class Failing(LocalBackend):
+            def list_messages(
+                self, space: str, thread: str, query: MessageListQuery
+            ) -> Page[Message]:
+                if thread == "long":
+                    raise ServiceUnavailable("the database went away")
+                return super().list_messages(space, thread, query)
+
+        use_backend(monkeypatch, Failing(sqlite_url))
+        path = tmp_path / "out.jsonl"
+        assert "went away" in one_line_error(local("export", "-o", str(path)))
+        assert list(tmp_path.glob("out.jsonl*")) == []
+
+
+def use_backend(monkeypatch: pytest.MonkeyPatch, backend: Backend) -> None:
+    """Makes ``export`` and ``import`` work through ``backend``."""
+
+    @contextmanager
+    def connect(*_: Any) -> Iterator[Backend]:
+        try:
+            yield backend
+        finally:
+            backend.close()
+
+    monkeypatch.setattr(transfer, "connect", connect)
+
+
+class TestImport:
+    def test_into_an_empty_database_gives_identical_threads(
+        self, local: Cli, sqlite_url: str, source: Path, empty_url: str
+    ) -> None:
+        done = ok(local("import", str(source), "--database-url", empty_url))
+        assert "imported 4 threads" in done.stderr
+        assert comparable(export_of(local, empty_url)) == comparable(export_of(local, sqlite_url))
+
+    def test_twice_gives_the_same_threads(self, local: Cli, source: Path, empty_url: str) -> None:
+        ok(local("import", str(source), "--database-url", empty_url))
+        first = export_of(local, empty_url)
+        again = ok(local("import", str(source), "--database-url", empty_url, "--json"))
+        assert json.loads(again.stdout) == {
+            "imported": 0,
+            "replaced": 0,
+            "skipped": 4,
+            "messages": 0,
+        }
+        assert export_of(local, empty_url) == first
+
+    def test_from_stdin(self, local: Cli, source: Path, empty_url: str) -> None:
+        text = source.read_text()
+        ok(local("import", "-", "--database-url", empty_url, input=text))
+        assert comparable(export_of(local, empty_url)) == comparable(json_lines(text))
+
+    def test_into_another_space(self, local: Cli, source: Path, empty_url: str) -> None:
+        ok(local("spaces", "create", "copy", "--database-url", empty_url))
+        ok(local("import", str(source), "--space", "copy", "--database-url", empty_url))
+        assert export_of(local, empty_url) == []
+        copied = json_lines(
+            ok(local("export", "--space", "copy", "--database-url", empty_url)).stdout
+        )
+        assert len(copied) == 4
+        assert {line["space_id"] for line in copied} == {"copy"}
+
+
+class TestOnConflict:
+    @pytest.fixture
+    def changed(self, local: Cli, source: Path, empty_url: str) -> str:
+        """The target after an import, then changes to one of its threads."""
+        ok(local("import", str(source), "--database-url", empty_url))
+        ok(local("messages", "add", "rich", "added later", "--database-url", empty_url))
+        ok(local("state", "set", "rich", '"changed"', "--database-url", empty_url))
+        return empty_url
+
+    def rich(self, local: Cli, url: str) -> dict[str, Any]:
+        (line,) = [line for line in export_of(local, url) if line["id"] == "rich"]
+        return line
+
+    def test_skip_keeps_what_is_there(self, local: Cli, source: Path, changed: str) -> None:
+        done = ok(local("import", str(source), "--on-conflict", "skip", "--database-url", changed))
+        assert "skipped 4" in done.stderr
+        rich = self.rich(local, changed)
+        assert rich["state"] == "changed"
+        assert rich["messages"][-1]["content"] == "added later"
+
+    def test_overwrite_recreates_the_threads(self, local: Cli, source: Path, changed: str) -> None:
+        done = ok(
+            local("import", str(source), "--on-conflict", "overwrite", "--database-url", changed)
+        )
+        assert "replaced 4" in done.stderr
+        assert comparable(export_of(local, changed)) == comparable(json_lines(source.read_text()))
+
+    def test_fail_stops_at_the_first_existing_thread(
+        self, local: Cli, source: Path, changed: str
+    ) -> None:
+        line = one_line_error(
+            local("import", str(source), "--on-conflict", "fail", "--database-url", changed)
+        )
+        assert "'rich'" in line
+        assert "already exists" in line
+        assert self.rich(local, changed)["state"] == "changed"
+
+
+class TestBadInput:
+    def test_a_bad_line_stops_after_the_lines_before_it(
+        self, local: Cli, source: Path, empty_url: str, tmp_path: Path
+    ) -> None:
+        lines = source.read_text().splitlines()
+        broken = tmp_path / "broken.jsonl"
+        broken.write_text("\n".join([lines[0], "", lines[1], "{not json", lines[2]]) + "\n")
+        error = one_line_error(local("import", str(broken), "--database-url", empty_url))
+        assert error.startswith("error: line 4: not JSON")
+        assert [line["id"] for line in export_of(local, empty_url)] == ["rich", "long"]
+
+    @pytest.mark.parametrize(
+        ("line", "text"),
+        [
+            ("[1, 2]", "line 1: not a thread"),
+            ('{"id": "bad id!"}', "line 1: id"),
+            ('{"id": "t", "messages": [{"role": ""}]}', "line 1: role"),
+            ('{"id": "t", "messages": [{"images": ["ftp://x"]}]}', "line 1: images"),
+        ],
+    )
+    def test_invalid_threads(self, local: Cli, empty_url: str, line: str, text: str) -> None:
+        error = one_line_error(local("import", "-", "--database-url", empty_url, input=line))
+        assert text in error
+
+    def test_a_thread_that_fails_part_way_is_not_left_behind(
+        self, local: Cli, empty_url: str
+    ) -> None:
+        line = json.dumps({"id": "t", "messages": [{"id": "same"}, {"id": "same"}]})
+        error = one_line_error(local("import", "-", "--database-url", empty_url, input=line))
+        assert "line 1: thread 't'" in error
+        assert export_of(local, empty_url) == []
+
+    def test_a_missing_file(self, local: Cli, tmp_path: Path) -> None:
+        error = one_line_error(local("import", str(tmp_path / "nothing.jsonl")))
+        assert "nothing.jsonl" in error
+
+
+@pytest.mark.postgres
+def test_a_postgres_database_round_trip(
+    local: Cli, postgres_url: str, empty_url: str, tmp_path: Path
+) -> None:
+    """The local mode on PostgreSQL (its store runs on a loop of its own): the data
+    commands, and an export into SQLite and back."""
+    seed(postgres_url)
+    on_postgres = {"THREADLOOM_DATABASE_URL": postgres_url}
+    ok(local("messages", "add", "empty", "hello", env=on_postgres))
+    ok(local("state", "patch", "empty", '{"a": 1}', "--if-match", "0", env=on_postgres))
+    path = tmp_path / "pg.jsonl"
+    ok(local("export", "-o", str(path), env=on_postgres))
+    ok(local("import", str(path), "--database-url", empty_url))
+    original = comparable(json_lines(path.read_text()))
+    assert comparable(export_of(local, empty_url)) == original
+    ok(local("import", str(path), "--on-conflict", "overwrite", env=on_postgres))
+    assert comparable(export_of(local, postgres_url)) == original
