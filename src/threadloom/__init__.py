@@ -9,6 +9,7 @@
         client.messages.create("default", thread.id, "Hi!")
 """
 
+from ._client.streams import ChatEvent, LiveEvent
 from ._version import __version__
 from .client import AsyncClient, Client
 from .errors import (
@@ -40,6 +41,7 @@ from .models import (
     ApiKey,
     ApiKeyCreated,
     Assistant,
+    ChatContext,
     LegacyThread,
     Message,
     MessageCreate,
@@ -68,11 +70,14 @@ __all__ = [
     "ApiKeyCreated",
     "Assistant",
     "AsyncClient",
+    "ChatContext",
+    "ChatEvent",
     "Client",
     "Conflict",
     "Forbidden",
     "IdempotencyMismatch",
     "LegacyThread",
+    "LiveEvent",
     "Message",
     "MessageCreate",
     "NotFound",

@@ -19,12 +19,14 @@ from typing import Any, Generic, Self, TypeVar
 import anyio
 import httpx
 
-from ._client.base import BaseClient, Retry
+from ._client.base import BaseClient, Retry, error_from_response
 from ._client.calls import AsyncAPI, Call, SyncAPI
 from ._client.endpoints import (
     AssistantChanges,
     AssistantEndpoints,
     AssistantFields,
+    ChatEndpoints,
+    EventEndpoints,
     KeyEndpoints,
     LegacyEndpoints,
     MessageEndpoints,
@@ -35,9 +37,14 @@ from ._client.endpoints import (
     ThreadEndpoints,
     ThreadFields,
 )
+from ._client.streams import StreamCall, parse_events
 from .models import Page
 
 __all__ = [
+    "AsyncEvents",
+    "AsyncChat",
+    "Events",
+    "Chat",
     "AssistantChanges",
     "AssistantFields",
     "Assistants",
@@ -96,11 +103,27 @@ class Client(
     messages = cached_property(lambda self: Messages(self))
     state = cached_property(lambda self: StateAPI(self))
     assistants = cached_property(lambda self: Assistants(self))
+    chat = cached_property(lambda self: Chat(self))
+    events = cached_property(lambda self: Events(self))
     keys = cached_property(lambda self: Keys(self))
     legacy = cached_property(lambda self: Legacy(self))
 
     def _open(self, transport: httpx.BaseTransport | None, **options: Any) -> httpx.Client:
         return httpx.Client(transport=transport, **options)
+
+    def _stream(self, stream: StreamCall[T]) -> Iterator[T]:
+        request = self._stream_request(stream)
+        response = self._http.send(request, stream=True)
+        try:
+            if not response.is_success:
+                response.read()
+                raise error_from_response(response)
+            for event in parse_events(response.iter_lines()):
+                item = stream.convert(event)
+                if item is not None:
+                    yield item
+        finally:
+            response.close()
 
     def _send(self, call: Call[T]) -> T:
         attempt = 0
@@ -153,8 +176,30 @@ class AsyncClient(
     messages = cached_property(lambda self: AsyncMessages(self))
     state = cached_property(lambda self: AsyncStateAPI(self))
     assistants = cached_property(lambda self: AsyncAssistants(self))
+    chat = cached_property(lambda self: AsyncChat(self))
+    events = cached_property(lambda self: AsyncEvents(self))
     keys = cached_property(lambda self: AsyncKeys(self))
     legacy = cached_property(lambda self: AsyncLegacy(self))
+
+    async def _stream(self, stream: StreamCall[T]) -> AsyncIterator[T]:
+        request = self._stream_request(stream)
+        response = await self._http.send(request, stream=True)
+        try:
+            if not response.is_success:
+                await response.aread()
+                raise error_from_response(response)
+            lines: list[str] = []
+            async for line in response.aiter_lines():
+                lines.append(line)
+                if line:
+                    continue
+                for event in parse_events(iter(lines)):
+                    item = stream.convert(event)
+                    if item is not None:
+                        yield item
+                lines.clear()
+        finally:
+            await response.aclose()
 
     def _open(
         self, transport: httpx.AsyncBaseTransport | None, **options: Any
@@ -210,6 +255,9 @@ class _Namespace(Generic[ClientT]):
     def _iterate(self, call: Call[Page[Any]]) -> Any:
         return self._client._iterate(call)
 
+    def _stream(self, stream: StreamCall[Any]) -> Any:
+        return self._client._stream(stream)
+
 
 class Spaces(SpaceEndpoints, _Namespace[Client], SyncAPI):
     __doc__ = SpaceEndpoints.__doc__
@@ -229,6 +277,14 @@ class StateAPI(StateEndpoints, _Namespace[Client], SyncAPI):
 
 class Assistants(AssistantEndpoints, _Namespace[Client], SyncAPI):
     __doc__ = AssistantEndpoints.__doc__
+
+
+class Chat(ChatEndpoints, _Namespace[Client], SyncAPI):
+    __doc__ = ChatEndpoints.__doc__
+
+
+class Events(EventEndpoints, _Namespace[Client], SyncAPI):
+    __doc__ = EventEndpoints.__doc__
 
 
 class Keys(KeyEndpoints, _Namespace[Client], SyncAPI):
@@ -257,6 +313,14 @@ class AsyncStateAPI(StateEndpoints, _Namespace[AsyncClient], AsyncAPI):
 
 class AsyncAssistants(AssistantEndpoints, _Namespace[AsyncClient], AsyncAPI):
     __doc__ = AssistantEndpoints.__doc__
+
+
+class AsyncChat(ChatEndpoints, _Namespace[AsyncClient], AsyncAPI):
+    __doc__ = ChatEndpoints.__doc__
+
+
+class AsyncEvents(EventEndpoints, _Namespace[AsyncClient], AsyncAPI):
+    __doc__ = EventEndpoints.__doc__
 
 
 class AsyncKeys(KeyEndpoints, _Namespace[AsyncClient], AsyncAPI):

@@ -34,6 +34,7 @@ import httpx
 from .._version import __version__
 from ..errors import RequestInProgress, ThreadloomError, TransportError, error_for_problem
 from .calls import Call
+from .streams import STREAM_READ_TIMEOUT, StreamCall
 
 __all__ = ["API_KEY_ENV", "DEFAULT_URL", "URL_ENV", "BaseClient", "Retry", "error_from_response"]
 
@@ -131,6 +132,13 @@ class BaseClient(Generic[HttpT, TransportT, SleepT]):
         return self._http.build_request(
             call.method, call.path, params=call.params, content=call.content, headers=headers
         )
+
+    def _stream_request(self, stream: StreamCall[Any]) -> httpx.Request:
+        """A stream's request: it is not retried, and its reads may wait for a minute."""
+        request = self._request(stream.call)
+        timeout = httpx.Timeout(self._http.timeout.connect, read=STREAM_READ_TIMEOUT)
+        request.extensions["timeout"] = timeout.as_dict()
+        return request
 
     def _after_response(self, call: Call[T], attempt: int, response: httpx.Response) -> T | Retry:
         """The value of a successful answer, a retry, or (raised) the error it reports."""

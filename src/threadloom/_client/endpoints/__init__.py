@@ -8,6 +8,7 @@ call), which is what makes retrying it safe.
 """
 
 from .assistants import AssistantChanges, AssistantEndpoints, AssistantFields
+from .chat import ChatEndpoints, EventEndpoints
 from .health import ServiceEndpoints
 from .keys import KeyEndpoints
 from .legacy import LegacyEndpoints
@@ -20,6 +21,8 @@ __all__ = [
     "AssistantChanges",
     "AssistantEndpoints",
     "AssistantFields",
+    "ChatEndpoints",
+    "EventEndpoints",
     "KeyEndpoints",
     "LegacyEndpoints",
     "MessageEndpoints",
