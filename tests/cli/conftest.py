@@ -1,6 +1,6 @@
 """The command line's test harness: ``threadloom ARGS`` in process (typer's CliRunner) or as
 a real ``python -m threadloom`` process, with none of the developer's ``THREADLOOM_*``
-variables, and what it printed."""
+variables (but the test's own Redis key prefix), and what it printed."""
 
 from __future__ import annotations
 
@@ -19,6 +19,12 @@ from typer.testing import CliRunner
 from threadloom.cli import app
 
 WIDE = "250"  # wide enough that tables are never cut
+KEPT = frozenset({"THREADLOOM_REDIS_PREFIX"})  # set by the redis_url fixture for this test
+
+
+def _foreign(name: str) -> bool:
+    """A variable of the developer's that the command must not see."""
+    return name.startswith("THREADLOOM_") and name not in KEPT
 
 
 @dataclass
@@ -59,9 +65,7 @@ class Cli:
     def _in_process(
         self, args: list[str], extra: dict[str, str], columns: str | None, input: str | None
     ) -> Outcome:
-        unset: dict[str, str | None] = {
-            name: None for name in os.environ if name.startswith("THREADLOOM_")
-        }
+        unset: dict[str, str | None] = {name: None for name in os.environ if _foreign(name)}
         unset["COLUMNS"] = columns
         unset["LINES"] = None
         result = CliRunner().invoke(app, args, env={**unset, **extra}, input=input)
@@ -76,7 +80,7 @@ class Cli:
         env = {
             name: value
             for name, value in os.environ.items()
-            if not name.startswith("THREADLOOM_") and name not in ("COLUMNS", "LINES")
+            if not _foreign(name) and name not in ("COLUMNS", "LINES")
         }
         if columns is not None:
             env["COLUMNS"] = columns

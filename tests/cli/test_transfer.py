@@ -296,20 +296,27 @@ class TestBadInput:
         assert "nothing.jsonl" in error
 
 
-@pytest.mark.postgres
-def test_a_postgres_database_round_trip(
-    local: Cli, postgres_url: str, empty_url: str, tmp_path: Path
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("redis", marks=pytest.mark.redis),
+    ],
+)
+def test_the_other_backends_round_trip(
+    local: Cli, request: pytest.FixtureRequest, backend: str, empty_url: str, tmp_path: Path
 ) -> None:
-    """The local mode on PostgreSQL (its store runs on a loop of its own): the data
-    commands, and an export into SQLite and back."""
-    seed(postgres_url)
-    on_postgres = {"THREADLOOM_DATABASE_URL": postgres_url}
-    ok(local("messages", "add", "empty", "hello", env=on_postgres))
-    ok(local("state", "patch", "empty", '{"a": 1}', "--if-match", "0", env=on_postgres))
-    path = tmp_path / "pg.jsonl"
-    ok(local("export", "-o", str(path), env=on_postgres))
+    """The local mode on PostgreSQL and Redis (their stores run on a loop of their own): the
+    data commands, and an export into SQLite and back."""
+    url = str(request.getfixturevalue(f"{backend}_url"))
+    seed(url)
+    on_it = {"THREADLOOM_DATABASE_URL": url}
+    ok(local("messages", "add", "empty", "hello", env=on_it))
+    ok(local("state", "patch", "empty", '{"a": 1}', "--if-match", "0", env=on_it))
+    path = tmp_path / "other.jsonl"
+    ok(local("export", "-o", str(path), env=on_it))
     ok(local("import", str(path), "--database-url", empty_url))
     original = comparable(json_lines(path.read_text()))
     assert comparable(export_of(local, empty_url)) == original
-    ok(local("import", str(path), "--on-conflict", "overwrite", env=on_postgres))
-    assert comparable(export_of(local, postgres_url)) == original
+    ok(local("import", str(path), "--on-conflict", "overwrite", env=on_it))
+    assert comparable(export_of(local, url)) == original
