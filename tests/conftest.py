@@ -181,9 +181,10 @@ def backend_url(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_url"))
 
 
-@pytest.fixture(params=["sqlite", POSTGRES])
+@pytest.fixture(params=["sqlite", POSTGRES, REDIS])
 def database_url(request: pytest.FixtureRequest) -> str:
-    """A clean, migrated database of each SQL backend (tests/store adds Redis)."""
+    """A clean database of each backend: migrated SQLite and PostgreSQL, and Redis under a
+    key prefix of this test's own."""
     return backend_url(request)
 
 

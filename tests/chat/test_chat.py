@@ -223,7 +223,7 @@ async def test_only_the_tail_that_fits_the_budget_is_sent(
         f"/v1/spaces/default/threads/{thread_id}/context", params={"max_tokens": 5000}
     )
     assert len(wider.json()["messages"]) > len(shown["messages"])
-    assert services_of(app).store.backend in ("sqlite", "postgres")
+    assert services_of(app).store.backend in ("sqlite", "postgres", "redis")
 
 
 async def test_context_of_a_short_thread_is_all_of_it(api: httpx.AsyncClient) -> None:

@@ -30,7 +30,7 @@ class TestService:
         assert await client.health() == {"status": "ok"}
         ready = await client.ready()
         assert ready["status"] == "ready"
-        assert ready["database"] in ("sqlite", "postgresql", "postgres")
+        assert ready["database"] in ("sqlite", "postgresql", "postgres", "redis")
 
 
 class TestSpaces:

@@ -13,10 +13,12 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 
 from tests.conftest import services_of
 from threadloom.config import Settings
+from threadloom.store.urls import backend_of
 
 pytestmark = pytest.mark.anyio
 
@@ -582,6 +584,36 @@ async def _stored_key_rows(settings: Settings) -> list[dict[str, Any]]:
         await conn.close()
 
 
+async def _redis_key_rows_and_bytes(settings: Settings) -> tuple[list[dict[str, str]], bytes]:
+    """The API key hashes (``P:key:K``) as rows, and every value stored under the test's
+    prefix as bytes."""
+    client = aioredis.Redis.from_url(settings.database_url)
+    prefix = settings.redis_prefix
+    rows: list[dict[str, str]] = []
+    data = b""
+    try:
+        async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            kind = (await client.type(key)).decode()
+            values: list[Any]
+            if kind == "string":
+                values = [await client.get(key)]
+            elif kind == "hash":
+                fields = await client.hgetall(key)
+                values = [*fields.keys(), *fields.values()]
+                if key.decode().startswith(f"{prefix}:key:"):
+                    rows.append({k.decode(): v.decode() for k, v in fields.items()})
+            elif kind == "set":
+                values = list(await client.smembers(key))
+            elif kind == "zset":
+                values = list(await client.zrange(key, 0, -1))
+            else:  # the store writes no lists or streams (see threadloom.store.redis.keys)
+                raise AssertionError(f"unexpected Redis type {kind} of {key!r}")
+            data += key + b"\n" + b"\n".join(values) + b"\n"
+    finally:
+        await client.aclose()
+    return rows, data
+
+
 def _sqlite_bytes(settings: Settings) -> bytes:
     path = Path(settings.database_url.removeprefix("sqlite:///"))
     data = b""
@@ -609,13 +641,22 @@ async def test_only_the_hash_of_a_key_is_stored(
         assert secret not in dumped
         assert secret[10:] not in dumped  # not even the part past the shown prefix
 
-    if settings.database_url.startswith("sqlite"):
+    hashes = {hashlib.sha256(secret.encode()).hexdigest() for secret in secrets}
+    backend = backend_of(settings.database_url)
+    if backend == "sqlite":
         raw = _sqlite_bytes(settings)
         for secret in secrets:
             assert secret.encode() not in raw
             assert secret[10:].encode() not in raw
             # The hash is there, so the bytes read are the ones that hold the keys.
             assert hashlib.sha256(secret.encode()).hexdigest().encode() in raw
+    elif backend == "redis":
+        stored_rows, raw = await _redis_key_rows_and_bytes(settings)
+        assert len(stored_rows) == len(secrets)
+        for secret in secrets:
+            assert secret.encode() not in raw
+            assert secret[10:].encode() not in raw
+        assert {row["key_hash"] for row in stored_rows} == hashes
     else:
         stored = await _stored_key_rows(settings)
         assert len(stored) == len(secrets)
@@ -623,6 +664,4 @@ async def test_only_the_hash_of_a_key_is_stored(
         for secret in secrets:
             assert secret not in text
             assert secret[10:] not in text
-        assert {row["key_hash"] for row in stored} == {
-            hashlib.sha256(secret.encode()).hexdigest() for secret in secrets
-        }
+        assert {row["key_hash"] for row in stored} == hashes

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 
 from tests.conftest import services_of
 from threadloom.errors import ServiceUnavailable
+from threadloom.store.urls import backend_of
 
 pytestmark = pytest.mark.anyio
 
@@ -17,7 +18,8 @@ async def test_healthz_answers_ok(api: httpx.AsyncClient) -> None:
 async def test_readyz_names_the_database(api: httpx.AsyncClient, database_url: str) -> None:
     response = await api.get("/readyz")
     assert response.status_code == 200
-    expected = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    expected = backend_of(database_url)
+    assert expected in ("sqlite", "postgres", "redis")
     assert response.json() == {"status": "ready", "database": expected}
 
 

@@ -25,6 +25,7 @@ from threadloom.config import Settings
 from threadloom.logs import JsonFormatter, RequestIdFilter, TextFormatter, request_id_var
 from threadloom.server import metrics
 from threadloom.server.app import create_app
+from threadloom.store.urls import backend_of
 
 pytestmark = pytest.mark.anyio
 
@@ -169,7 +170,7 @@ class TestMetrics:
             "threadloom_http_request_duration_seconds_count", method="POST", route=MESSAGES
         )
 
-        backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+        backend = backend_of(database_url)
         store_count = "threadloom_store_operation_duration_seconds_count"
         assert delta(store_count, backend=backend, operation="append_messages") == 2
         assert delta(store_count, backend=backend, operation="create_thread") == 1
@@ -196,10 +197,13 @@ class TestMetrics:
         assert prompt - value(before, tokens, kind="prompt", **labels) == 12
         assert completion - value(before, tokens, kind="completion", **labels) == 7
 
-    async def test_the_store_keeps_its_name_and_attributes(self, app: FastAPI) -> None:
+    async def test_the_store_keeps_its_name_and_attributes(
+        self, app: FastAPI, database_url: str
+    ) -> None:
         store = services_of(app).store
         assert type(store).__name__ == "TimedStore"
-        assert store.backend in ("sqlite", "postgres")
+        assert store.backend == backend_of(database_url)
+        assert store.backend in ("sqlite", "postgres", "redis")
         await store.ping()
 
     def test_several_processes_add_up_in_multiprocess_mode(self, tmp_path: Path) -> None:

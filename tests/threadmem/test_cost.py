@@ -29,6 +29,7 @@ STORE_METHODS = (
     "write_state",
 )
 PG_ROUND_TRIPS = ("_fetch", "_fetchrow", "_fetchval", "_execute", "_transaction")
+REDIS_ROUND_TRIPS = ("_eval", "_optimistic")  # a Lua script, or a WATCH/MULTI transaction
 
 
 class Counts:
@@ -54,7 +55,8 @@ def _counting(counts: Counts, name: str, method: Callable[..., Any], *, sql: boo
 
 @pytest.fixture
 def counts(local_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
-    """Store calls, and SQL statements (SQLite) or round trips (PostgreSQL), of local mode."""
+    """Store calls, and SQL statements (SQLite) or round trips (PostgreSQL, Redis), of local
+    mode."""
     store = local.store_for(local_db).services.store
     counts = Counts()
     for name in STORE_METHODS:
@@ -64,7 +66,8 @@ def counts(local_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
             lambda _sql: setattr(counts, "statements", counts.statements + 1)
         )  # type: ignore[attr-defined]
     else:
-        for name in PG_ROUND_TRIPS:
+        round_trips = REDIS_ROUND_TRIPS if store.backend == "redis" else PG_ROUND_TRIPS
+        for name in round_trips:
             method = getattr(store, name)
             monkeypatch.setattr(store, name, _counting(counts, name, method, sql=True))
     yield counts
