@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typer
 
-from . import keys, messages, migrate, serve, spaces, state, threads, transfer
+from . import chat, keys, messages, migrate, serve, spaces, state, threads, transfer
 from .base import Group
 
 __all__ = ["app", "main"]
@@ -35,6 +35,7 @@ app.add_typer(threads.app, name="threads")
 app.add_typer(messages.app, name="messages")
 app.add_typer(state.app, name="state")
 app.add_typer(transfer.app)
+app.add_typer(chat.app)
 app.add_typer(keys.app, name="keys")
 
 

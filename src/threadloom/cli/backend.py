@@ -5,19 +5,26 @@
 ``LocalBackend`` calls the services in process on the database (``threadloom.local``, the
 same code the server runs, as the open admin principal: whoever has the database URL has the
 data). ``connect`` picks one from the connection options, so each command is written once.
-Lists come a page at a time; ``pages`` walks them all.
+Lists come a page at a time; ``pages`` walks them all. A chat reply comes as the client's
+``ChatEvent``s either way: locally the reply runs on an event loop in a thread of its own
+(the store's loop, when it has one), and the command reads it from a queue.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import queue
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from ..models import (
     ApiKey,
     ApiKeyCreated,
+    Assistant,
     Message,
     MessageCreate,
     MessageListQuery,
@@ -32,7 +39,9 @@ from ..models import (
 )
 
 if TYPE_CHECKING:
+    from .._client.streams import ChatEvent
     from ..client import Client
+    from ..core.chat import ChatRun
     from ..local import LocalStore
 
 __all__ = ["Backend", "LocalBackend", "RemoteBackend", "connect", "pages"]
@@ -106,6 +115,17 @@ class Backend(ABC):
     def list_keys(self) -> list[ApiKey]: ...
     @abstractmethod
     def revoke_key(self, key_id: str) -> None: ...
+
+    # chat
+    @abstractmethod
+    def list_assistants(self, space: str, query: PageQuery) -> Page[Assistant]: ...
+    @abstractmethod
+    def chat(
+        self, space: str, thread: str, content: str, assistant: str | None
+    ) -> Generator[ChatEvent, None, None]:
+        """The reply to ``content`` as it is written: ``start``, ``delta``s, then ``done``
+        (the stored reply); raises the provider's error. Closing the iterator early stops
+        the model, and what it wrote is kept, marked incomplete."""
 
 
 class RemoteBackend(Backend):
@@ -202,6 +222,15 @@ class RemoteBackend(Backend):
     def revoke_key(self, key_id: str) -> None:
         self.client.keys.revoke(key_id)
 
+    def list_assistants(self, space: str, query: PageQuery) -> Page[Assistant]:
+        return self.client.assistants.list(space, limit=query.limit, after=query.after)
+
+    def chat(
+        self, space: str, thread: str, content: str, assistant: str | None
+    ) -> Generator[ChatEvent, None, None]:
+        # Closing this generator closes the stream's, which closes the connection.
+        yield from self.client.chat.stream(space, thread, content, assistant=assistant)
+
 
 class LocalBackend(Backend):
     """The database at ``url``, through the services in this process."""
@@ -214,9 +243,20 @@ class LocalBackend(Backend):
         self.services = self.local.services
         self.principal = self.local.principal
         self.batch_size = self.services.settings.limits.batch_messages
+        self._chat_loop: asyncio.AbstractEventLoop | None = None
+        self._chat_thread: threading.Thread | None = None
 
     def close(self) -> None:
-        self.local.close()
+        try:
+            loop = self._chat_loop
+            if loop is not None:  # let a reply still running settle, close the providers
+                asyncio.run_coroutine_threadsafe(self.services.chat.aclose(), loop).result()
+            if self._chat_thread is not None and loop is not None:
+                loop.call_soon_threadsafe(loop.stop)
+                self._chat_thread.join()
+                loop.close()
+        finally:
+            self.local.close()
 
     def list_spaces(self, query: PageQuery) -> Page[Space]:
         page = self.local.run(self.services.spaces.list_spaces(self.principal, query))
@@ -287,6 +327,103 @@ class LocalBackend(Backend):
 
     def revoke_key(self, key_id: str) -> None:
         self.local.run(self.services.keys.revoke(key_id))
+
+    def list_assistants(self, space: str, query: PageQuery) -> Page[Assistant]:
+        assistants = self.services.assistants
+        page = self.local.run(assistants.list_assistants(self.principal, space, query))
+        return Page[Assistant].model_validate(page)
+
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The loop replies run on: the store's own (PostgreSQL, Redis), or else a new one
+        (SQLite runs its calls inline, but a reply is a task that needs a loop)."""
+        if self._chat_loop is None:
+            loop = self.local.run(_running_loop())
+            if loop is None:
+                loop = asyncio.new_event_loop()
+                self._chat_thread = threading.Thread(
+                    target=loop.run_forever, name="threadloom-chat", daemon=True
+                )
+                self._chat_thread.start()
+            self._chat_loop = loop
+        return self._chat_loop
+
+    def chat(
+        self, space: str, thread: str, content: str, assistant: str | None
+    ) -> Generator[ChatEvent, None, None]:
+        return _LocalReply(self, space, thread, content, assistant).events()
+
+
+class _LocalReply:
+    """One reply of the local backend: a task on the backend's loop writes its events to a
+    queue that ``events`` reads from the command's thread. Leaving ``events`` early stops
+    the model (on the loop, so stopping never races with starting) and waits until what it
+    wrote is stored."""
+
+    def __init__(
+        self, backend: LocalBackend, space: str, thread: str, content: str, assistant: str | None
+    ) -> None:
+        self.backend = backend
+        self.call = (space, thread, content, assistant)
+        self.queue: queue.Queue[ChatEvent] = queue.Queue()
+        self.run: ChatRun | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.stopped = False
+
+    async def produce(self) -> None:
+        from .._client.streams import ChatEvent
+        from ..core.chat import ChatDelta
+
+        if self.stopped:
+            return
+        self.task = asyncio.current_task()
+        space, thread, content, assistant = self.call
+        backend = self.backend
+        self.run = await backend.services.chat.start(
+            backend.principal, space, thread, content, assistant=assistant
+        )
+        self.queue.put(ChatEvent("start", message=Message.model_validate(self.run.user_message)))
+        if self.stopped:
+            self.run.abandon()
+        async for event in self.run.events():
+            if isinstance(event, ChatDelta):
+                self.queue.put(ChatEvent("delta", text=event.text))
+            else:
+                self.queue.put(ChatEvent("done", message=Message.model_validate(event.message)))
+
+    def stop(self) -> None:
+        """On the loop: stop the model, or stop waiting for its first word."""
+        self.stopped = True
+        if self.run is not None:
+            self.run.abandon()
+        elif self.task is not None:
+            self.task.cancel()
+
+    def events(self) -> Generator[ChatEvent, None, None]:
+        loop = self.backend._loop()
+        future = asyncio.run_coroutine_threadsafe(self.produce(), loop)
+        try:
+            while True:
+                try:
+                    event = self.queue.get(timeout=0.05)
+                except queue.Empty:
+                    if future.done() and self.queue.empty():
+                        future.result()  # raises what failed
+                        return
+                    continue
+                yield event
+                if event.type == "done":
+                    return
+        finally:
+            if not future.done():
+                loop.call_soon_threadsafe(self.stop)
+                concurrent.futures.wait([future])
+
+
+async def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 @contextmanager
