@@ -36,6 +36,7 @@ from .routers import (
     spaces,
     state,
     threads,
+    ui,
 )
 
 __all__ = ["InsecureStartRefused", "create_app"]
@@ -157,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sessions.router,
         events.router,
         health.router,
+        ui.router,
     ):
         app.include_router(router)
     if settings.metrics_enabled:
