@@ -21,7 +21,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import empty_postgres_database
+from tests.conftest import POSTGRES, backend_url, empty_postgres_database
 from threadloom.store import schema
 from threadloom.store.migrate import alembic_config, migrate
 from threadloom.store.urls import backend_of, sqlalchemy_url
@@ -125,6 +125,15 @@ def _snapshot(url: str) -> dict[str, Any]:
 
     result: dict[str, Any] = _inspect(url, take)
     return result
+
+
+# Databases --------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A clean, migrated database of each SQL backend (Redis has no schema to migrate)."""
+    return backend_url(request)
 
 
 # Fresh databases --------------------------------------------------------------------------
