@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=3600)
     idempotency_lease_seconds: int = Field(60, ge=1)
     """A request still marked in flight after this long is taken to have died."""
+    retention_sweep_seconds: float = Field(60.0, gt=0)
+    """How long the server waits between two sweeps of expired threads. An expired thread
+    reads as missing at once; the sweep reclaims its storage."""
     key_cache_seconds: float = Field(5.0, ge=0)
     """How long a looked-up API key is trusted before it is read again (revocation delay)."""
     limits: Limits = Field(default_factory=Limits)

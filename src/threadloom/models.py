@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
+    StrictInt,
     StringConstraints,
     field_validator,
 )
@@ -43,6 +44,8 @@ __all__ = [
     "Page",
     "PageQuery",
     "Problem",
+    "Purge",
+    "PurgeCreate",
     "Role",
     "SessionChatRequest",
     "SessionCreated",
@@ -55,6 +58,7 @@ __all__ = [
     "State",
     "StatePut",
     "StateVersion",
+    "TTL_MAX_SECONDS",
     "Thread",
     "ThreadCreate",
     "ThreadListQuery",
@@ -69,6 +73,9 @@ ResourceId = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 ThreadStatus = Literal["active", "archived"]
 KeyRole = Literal["admin", "writer", "reader"]
 T = TypeVar("T")
+TTL_MAX_SECONDS = 10 * 365 * 24 * 3600
+TTLSeconds = Annotated[StrictInt, Field(ge=1, le=TTL_MAX_SECONDS)]
+"""A time to live: one second to ten years."""
 
 
 class _Request(BaseModel):
@@ -96,12 +103,22 @@ class SpaceCreate(_Request):
     id: ResourceId | None = None
     name: str | None = None
     metadata: JSONObject = Field(default_factory=dict)
+    default_thread_ttl_seconds: TTLSeconds | None = Field(
+        None,
+        description="The time to live of threads created in the space without a ttl_seconds "
+        "of their own; null: they never expire.",
+    )
 
 
 class SpaceUpdate(_Request):
     name: str | None = None
     metadata: dict[str, Any | None] | None = Field(
         None, description="Merged key by key; a key set to null is removed."
+    )
+    default_thread_ttl_seconds: TTLSeconds | None = Field(
+        None,
+        description="Applies to threads created from now on; null removes the default. "
+        "Absent: unchanged.",
     )
 
 
@@ -111,6 +128,20 @@ class Space(_Response):
     name: str
     metadata: JSONObject
     created_at: str
+    default_thread_ttl_seconds: int | None = None
+
+
+class PurgeCreate(_Request):
+    owner_id: Annotated[str, StringConstraints(min_length=1)] = Field(
+        description="Every thread of this owner in the space is deleted, with its messages "
+        "and state."
+    )
+
+
+class Purge(_Response):
+    object: Literal["purge"] = "purge"
+    owner_id: str
+    deleted: int = Field(description="How many threads were deleted.")
 
 
 # Threads ----------------------------------------------------------------------------------
@@ -124,6 +155,12 @@ class ThreadCreate(_Request):
     metadata: JSONObject = Field(default_factory=dict)
     state: Any = None
     role_mapping: dict[str, Role] = Field(default_factory=dict)
+    ttl_seconds: TTLSeconds | None = Field(
+        None,
+        description="Seconds until the thread, its messages and state are deleted (counted "
+        "from creation; appending does not extend it). Absent or null: the space's "
+        "default_thread_ttl_seconds, if any.",
+    )
 
 
 class ThreadUpdate(_Request):
@@ -136,6 +173,11 @@ class ThreadUpdate(_Request):
     )
     role_mapping: dict[str, Role | None] | None = Field(
         None, description="Merged role by role; a role set to null is removed."
+    )
+    ttl_seconds: TTLSeconds | None = Field(
+        None,
+        description="The thread now expires this many seconds from now; null: it never "
+        "expires. Absent: unchanged.",
     )
 
 
@@ -155,6 +197,9 @@ class Thread(_Response):
     created_at: str
     updated_at: str
     archived_at: str | None
+    expires_at: str | None = Field(
+        None, description="When the thread and everything in it is deleted; null: never."
+    )
 
 
 # Messages ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from .idempotency import IdempotencyService
 from .limits import LimitChecker
 from .live import LiveService
 from .providers import ProviderPool
+from .retention import RetentionService
 from .rolethreads import RoleThreadService
 from .sessions import SessionService
 from .spaces import SpaceService
@@ -32,6 +33,7 @@ class Services:
     threads: ThreadService
     state: StateService
     idempotency: IdempotencyService
+    retention: RetentionService
     rolethreads: RoleThreadService
     assistants: AssistantService
     chat: ChatService
@@ -76,6 +78,7 @@ class Services:
             threads=threads,
             state=StateService(store, limits, events),
             idempotency=idempotency,
+            retention=RetentionService(store),
             rolethreads=RoleThreadService(threads),
             assistants=assistants,
             chat=chat,

@@ -48,7 +48,9 @@ class SpaceService:
         principal.require_admin()
         self.limits.metadata(body.metadata)
         space_id = body.id or new_id("spc")
-        return await self.store.create_space(space_id, body.name or space_id, body.metadata)
+        return await self.store.create_space(
+            space_id, body.name or space_id, body.metadata, body.default_thread_ttl_seconds
+        )
 
     async def get(self, principal: Principal, space_id: str) -> Row:
         principal.require_space(space_id)
@@ -74,6 +76,9 @@ class SpaceService:
             if body.metadata is not None:
                 changes["metadata"] = merge_keys(space["metadata"], body.metadata)
                 self.limits.metadata(changes["metadata"])
+            if "default_thread_ttl_seconds" in body.model_fields_set:
+                # Null removes the default; threads that exist keep their expiry.
+                changes["default_thread_ttl_seconds"] = body.default_thread_ttl_seconds
             return changes
 
         row = await self.store.update_space(space_id, mutate)

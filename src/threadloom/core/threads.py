@@ -16,7 +16,15 @@ from ..models import (
     ThreadUpdate,
 )
 from ..store import Store
-from ..store.base import MessageQuery, PageSlice, Row, ThreadQuery, format_ts, utc_now
+from ..store.base import (
+    MessageQuery,
+    PageSlice,
+    Row,
+    ThreadQuery,
+    expiry_of,
+    format_ts,
+    utc_now,
+)
 from .auth import Principal
 from .cursors import decode_cursor, encode_cursor
 from .limits import LimitChecker
@@ -148,6 +156,12 @@ class ThreadService:
                     for name, role in body.role_mapping.items()
                 }
                 changes["role_mapping"] = merge_keys(thread["role_mapping"], patch)
+            if "ttl_seconds" in body.model_fields_set:
+                # Counted from now; null: the thread no longer expires.
+                expiry = expiry_of(utc_now(), body.ttl_seconds)
+                expires_at = format_ts(expiry) if expiry is not None else None
+                if expires_at != thread["expires_at"]:
+                    changes["expires_at"] = expires_at
             return changes
 
         row = await self.store.update_thread(space_id, thread_id, mutate)

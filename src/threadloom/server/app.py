@@ -83,6 +83,28 @@ async def _sweep_forever(services: Services) -> None:
         await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
 
 
+async def _retention_forever(services: Services) -> None:
+    while True:
+        try:
+            removed = await services.retention.sweep()
+            if removed:
+                log.info("removed %d expired threads", removed)
+        except Exception:
+            log.exception("the retention sweep failed; it will run again")
+        await asyncio.sleep(services.settings.retention_sweep_seconds)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel a background task and wait until it has ended. The cancellation is repeated
+    while it runs on: a library may swallow one that lands inside its call (redis-py can),
+    and the task would then sleep on instead of ending."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a background task failed", exc_info=task.exception())
+
+
 async def _start_events(services: Services) -> None:
     try:
         await services.events.start()
@@ -118,13 +140,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Everything loaded so far lives as long as the process: keep it out of the
             # garbage collector's generations, so collections stay short under load.
             gc.freeze()
-            sweeper = asyncio.create_task(_sweep_forever(services))
+            sweepers = [
+                asyncio.create_task(_sweep_forever(services)),
+                asyncio.create_task(_retention_forever(services)),
+            ]
             try:
                 yield
             finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                for sweeper in sweepers:
+                    await _stop(sweeper)
                 # Replies still streaming get a moment to finish, then keep what they said.
                 await services.chat.aclose()
                 await services.events.stop()

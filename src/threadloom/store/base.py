@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from ..models import MessageCreate, ThreadCreate
@@ -24,6 +24,7 @@ __all__ = [
     "Row",
     "Store",
     "ThreadQuery",
+    "expiry_of",
     "format_ts",
     "keyset_plan",
     "like_pattern",
@@ -35,8 +36,20 @@ __all__ = [
 Row = dict[str, Any]
 Order = Literal["asc", "desc"]
 THREAD_COLUMNS_UPDATABLE = frozenset(
-    {"title", "status", "public", "owner_id", "metadata", "role_mapping", "archived_at"}
+    {
+        "title",
+        "status",
+        "public",
+        "owner_id",
+        "metadata",
+        "role_mapping",
+        "archived_at",
+        "expires_at",
+    }
 )
+PURGE_BATCH = 500
+"""Threads deleted per transaction when purging an owner: one huge owner never holds one
+giant transaction."""
 ASSISTANT_COLUMNS_UPDATABLE = frozenset(
     {
         "name",
@@ -158,8 +171,9 @@ def new_thread_row(
     role_mapping: dict[str, Any],
     message_count: int,
     now: str,
+    expires_at: str | None,
 ) -> Row:
-    """The row of a thread just created, as both backends return it (no read-back)."""
+    """The row of a thread just created, as every backend returns it (no read-back)."""
     return {
         "object": "thread",
         "id": thread_id,
@@ -176,7 +190,13 @@ def new_thread_row(
         "created_at": now,
         "updated_at": now,
         "archived_at": None,
+        "expires_at": expires_at,
     }
+
+
+def expiry_of(now: datetime, ttl_seconds: int | None) -> datetime | None:
+    """When a thread created or given a time to live at ``now`` expires."""
+    return now + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
 
 
 ASSISTANT_COLUMNS = (
@@ -256,6 +276,15 @@ class Store(Protocol):
     name ``granted_to``; ``list_unlockable_assistants`` returns at most
     ``UNLOCKABLE_ASSISTANTS_MAX`` private assistants that have an unlock phrase.
 
+    Retention: a thread whose ``expires_at`` has passed is missing for every method (get,
+    list, append, state, update, purge) from that instant, whether or not its rows are gone
+    yet. ``create_thread`` sets ``expires_at`` from ``thread.ttl_seconds``, or else from the
+    space's ``default_thread_ttl_seconds``, counted from ``created_at``; an expired thread's
+    id can be taken again at once. ``sweep_expired`` deletes at most ``limit`` expired
+    threads (one transaction on SQL) and returns how many; ``purge_owner`` deletes every
+    thread of one owner in a space, in transactions of ``PURGE_BATCH`` threads, and returns
+    how many that had not expired yet it deleted.
+
     Leases: ``acquire_lease`` takes the named lease for ``seconds`` (or extends it when
     ``holder`` holds it already; an expired lease is taken over) and returns None, or returns
     the seconds left on another holder's lease. ``release_lease`` gives it up, only if
@@ -269,7 +298,13 @@ class Store(Protocol):
     async def ping(self) -> None: ...
 
     # spaces
-    async def create_space(self, space_id: str, name: str, metadata: dict[str, Any]) -> Row: ...
+    async def create_space(
+        self,
+        space_id: str,
+        name: str,
+        metadata: dict[str, Any],
+        default_thread_ttl_seconds: int | None = None,
+    ) -> Row: ...
     async def get_space(self, space_id: str) -> Row | None: ...
     async def list_spaces(
         self, limit: int, after: str | None, before: str | None, only: str | None
@@ -291,6 +326,8 @@ class Store(Protocol):
         self, space_id: str, thread_id: str, mutate: ThreadMutation
     ) -> Row | None: ...
     async def purge_thread(self, space_id: str, thread_id: str) -> bool: ...
+    async def purge_owner(self, space_id: str, owner_id: str) -> int: ...
+    async def sweep_expired(self, limit: int) -> int: ...
 
     # messages
     async def append_messages(

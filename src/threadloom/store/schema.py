@@ -51,6 +51,8 @@ spaces = sa.Table(
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("metadata", JSONType, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # Threads created in the space without a ttl of their own expire after this long.
+    sa.Column("default_thread_ttl_seconds", sa.Integer, nullable=True),
 )
 
 threads = sa.Table(
@@ -73,11 +75,20 @@ threads = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.Column("archived_at", Timestamp, nullable=True),
+    # Past this instant the thread reads as missing; the retention sweeper deletes it.
+    sa.Column("expires_at", Timestamp, nullable=True),
     sa.UniqueConstraint("space_id", "id"),
     sa.CheckConstraint("status IN ('active', 'archived')", name="status"),
     sa.Index(None, "space_id", "updated_at", "id"),
     sa.Index(None, "space_id", "created_at", "id"),
     sa.Index(None, "space_id", "owner_id"),
+    # Partial: only the threads that expire, which is all the sweeper walks.
+    sa.Index(
+        None,
+        "expires_at",
+        postgresql_where=sa.text("expires_at IS NOT NULL"),
+        sqlite_where=sa.text("expires_at IS NOT NULL"),
+    ),
 )
 
 # Messages are keyed by (thread, seq): on SQLite the table is clustered that way (WITHOUT

@@ -13,7 +13,7 @@ from .health import ServiceEndpoints
 from .keys import KeyEndpoints
 from .legacy import LegacyEndpoints
 from .messages import MessageEndpoints
-from .spaces import SpaceEndpoints
+from .spaces import SpaceChanges, SpaceEndpoints
 from .state import StateEndpoints
 from .threads import ThreadChanges, ThreadEndpoints, ThreadFields
 
@@ -27,6 +27,7 @@ __all__ = [
     "LegacyEndpoints",
     "MessageEndpoints",
     "ServiceEndpoints",
+    "SpaceChanges",
     "SpaceEndpoints",
     "StateEndpoints",
     "ThreadChanges",

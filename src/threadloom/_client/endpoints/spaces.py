@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ...models import Page, Space
+from typing import TypedDict, Unpack
+
+from ...models import Page, Purge, Space
 from ..calls import (
     Call,
     Endpoint,
@@ -17,7 +19,14 @@ from ..calls import (
     query,
 )
 
-__all__ = ["SpaceEndpoints"]
+__all__ = ["SpaceChanges", "SpaceEndpoints"]
+
+
+class SpaceChanges(TypedDict, total=False):
+    """What ``spaces.update`` changes besides the name and metadata: only the fields given.
+    ``default_thread_ttl_seconds=None`` removes the default."""
+
+    default_thread_ttl_seconds: int | None
 
 
 class SpaceEndpoints:
@@ -30,10 +39,20 @@ class SpaceEndpoints:
         id: str | None = None,
         name: str | None = None,
         metadata: JSONMapping | None = None,
+        default_thread_ttl_seconds: int | None = None,
         idempotency_key: str | None = None,
     ) -> Call[Space]:
-        """Create a space; ``id`` defaults to a generated one, ``name`` to the id."""
-        body = given({"id": id, "name": name, "metadata": metadata})
+        """Create a space; ``id`` defaults to a generated one, ``name`` to the id.
+        ``default_thread_ttl_seconds``: threads created in it without a ``ttl_seconds`` of
+        their own expire after this long."""
+        body = given(
+            {
+                "id": id,
+                "name": name,
+                "metadata": metadata,
+                "default_thread_ttl_seconds": default_thread_ttl_seconds,
+            }
+        )
         return Call(
             "POST",
             "/v1/spaces",
@@ -59,12 +78,30 @@ class SpaceEndpoints:
 
     @Endpoint
     def update(
-        self, space: str, *, name: str | None = None, metadata: JSONMapping | None = None
+        self,
+        space: str,
+        *,
+        name: str | None = None,
+        metadata: JSONMapping | None = None,
+        **changes: Unpack[SpaceChanges],
     ) -> Call[Space]:
         """Rename a space or change its metadata (merged key by key; a None value removes
-        the key)."""
-        body = given({"name": name, "metadata": metadata})
+        the key), or its ``default_thread_ttl_seconds`` (None removes it; threads that
+        exist keep their expiry)."""
+        body = {**given({"name": name, "metadata": metadata}), **changes}
         return Call("PATCH", path("v1", "spaces", space), decode(Space), content=encode(body))
+
+    @Endpoint
+    def purge_owner(self, space: str, owner_id: str) -> Call[int]:
+        """Delete every thread of ``owner_id`` in the space, with its messages and state;
+        returns how many. Takes a writer key of the space or an admin key. Retried after
+        a lost answer, it deletes nothing more (and may then answer 0)."""
+        return Call(
+            "POST",
+            path("v1", "spaces", space, "purge"),
+            lambda response: decode(Purge)(response).deleted,
+            content=encode({"owner_id": owner_id}),
+        )
 
     @Endpoint
     def delete(self, space: str, *, force: bool = False) -> Call[None]:

@@ -28,7 +28,9 @@ __all__ = ["ThreadChanges", "ThreadEndpoints", "ThreadFields"]
 
 
 class ThreadFields(TypedDict, total=False):
-    """The fields of a new thread (``threadloom.models.ThreadCreate``); None means unset."""
+    """The fields of a new thread (``threadloom.models.ThreadCreate``); None means unset.
+    ``ttl_seconds``: the thread, its messages and state are deleted this many seconds after
+    it is created (unset: the space's ``default_thread_ttl_seconds``, if any)."""
 
     id: str | None
     title: str | None
@@ -37,12 +39,14 @@ class ThreadFields(TypedDict, total=False):
     metadata: JSONMapping | None
     state: Any
     role_mapping: Mapping[str, Role | JSONMapping] | None
+    ttl_seconds: int | None
 
 
 class ThreadChanges(TypedDict, total=False):
     """What ``threads.update`` changes (``threadloom.models.ThreadUpdate``): only the fields
     given. ``title=None`` or ``owner_id=None`` clears them; ``metadata`` and ``role_mapping``
-    are merged key by key, and a key set to None is removed."""
+    are merged key by key, and a key set to None is removed. ``ttl_seconds=N`` makes the
+    thread expire N seconds from now, ``ttl_seconds=None`` keeps it for good."""
 
     title: str | None
     status: ThreadStatus
@@ -50,6 +54,7 @@ class ThreadChanges(TypedDict, total=False):
     owner_id: str | None
     metadata: Mapping[str, Any | None]
     role_mapping: Mapping[str, Role | JSONMapping | None]
+    ttl_seconds: int | None
 
 
 class ThreadEndpoints:

@@ -1,4 +1,5 @@
-"""Spaces (tenants): created, changed and deleted by admin keys."""
+"""Spaces (tenants): created, changed and deleted by admin keys; an owner's threads purged
+by the space's writer keys."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
-from ...models import Page, PageQuery, Space, SpaceCreate, SpaceUpdate
+from ...models import Page, PageQuery, Purge, PurgeCreate, Space, SpaceCreate, SpaceUpdate
 from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId
 from ..queries import query_openapi, query_parser
 from ..responses import idempotent_create, json_response, problems
@@ -57,3 +58,17 @@ async def delete_space(
 ) -> Response:
     await ctx.services.spaces.delete(ctx.principal, space_id, force)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{space_id}/purge",
+    response_model=Purge,
+    summary="Delete every thread of one owner",
+    description="Deletes every thread of `owner_id` in the space, with its messages and "
+    "state (a data subject's deletion), and answers how many. Writer keys of the space or "
+    "admin keys. Running it again deletes nothing more.",
+    responses=problems(403, 404),
+)
+async def purge_owner(space_id: SpaceId, body: PurgeCreate, ctx: Ctx) -> Response:
+    deleted = await ctx.services.retention.purge_owner(ctx.principal, space_id, body.owner_id)
+    return json_response({"object": "purge", "owner_id": body.owner_id, "deleted": deleted})

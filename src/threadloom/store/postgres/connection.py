@@ -33,6 +33,14 @@ def _wire_ts(column: str) -> str:
     return f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
 
 
+def _live(param: int, table: str = "") -> str:
+    """The thread has not expired at the instant passed as parameter ``$param``. Every read
+    of a thread adds it: an expired thread is missing at once, before the sweeper deletes
+    it."""
+    column = f"{table}.expires_at" if table else "expires_at"
+    return f"({column} IS NULL OR {column} > ${param}::timestamptz)"
+
+
 # Failures that mean "the database is not there right now", as opposed to a bad query.
 _UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,

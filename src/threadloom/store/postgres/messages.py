@@ -23,17 +23,17 @@ from ..base import (
     state_row,
     utc_now,
 )
-from .connection import PostgresBase, Record, _dumps, _ts, _wire_ts
+from .connection import PostgresBase, Record, _dumps, _live, _ts, _wire_ts
 
 __all__ = ["MessageStoreMixin"]
 
-_APPEND_SQL = """
+_APPEND_SQL = f"""
 WITH t AS (
     UPDATE threads
     SET last_seq = last_seq + $3::bigint,
         message_count = message_count + $3::bigint,
         updated_at = $4::timestamptz
-    WHERE space_id = $1 AND id = $2 AND status = 'active'
+    WHERE space_id = $1 AND id = $2 AND status = 'active' AND {_live(4)}
     RETURNING pk, last_seq
 )
 INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata, created_at)
@@ -120,7 +120,10 @@ class MessageStoreMixin(PostgresBase):
     async def _writable_thread(self, space_id: str, thread_id: str) -> bool:
         """Raise NotFound or ThreadArchived; True when the thread is (now) active."""
         status = await self._fetchval(
-            "SELECT status FROM threads WHERE space_id = $1 AND id = $2", space_id, thread_id
+            f"SELECT status FROM threads WHERE space_id = $1 AND id = $2 AND {_live(3)}",
+            space_id,
+            thread_id,
+            utc_now(),
         )
         if status is None:
             raise NotFound(f"thread {thread_id!r} does not exist")
@@ -160,7 +163,7 @@ class MessageStoreMixin(PostgresBase):
             has_after=query.after_seq is not None,
             has_before=query.before_seq is not None,
         )
-        args: list[Any] = [space_id, thread_id, query.limit + 1]
+        args: list[Any] = [space_id, thread_id, query.limit + 1, utc_now()]
         where = ["m.thread_pk = t.pk"]
         cursor = query.before_seq if query.before_seq is not None else query.after_seq
         if plan.op and cursor is not None:
@@ -178,7 +181,8 @@ class MessageStoreMixin(PostgresBase):
             f" {_wire_ts('m.created_at')} AS created_at"
             f" FROM messages m WHERE {' AND '.join(where)}"
             f" ORDER BY m.seq {plan.direction} LIMIT $3) p ON true"
-            f" WHERE t.space_id = $1 AND t.id = $2 ORDER BY p.seq {plan.direction}"
+            f" WHERE t.space_id = $1 AND t.id = $2 AND {_live(4, 't')}"
+            f" ORDER BY p.seq {plan.direction}"
         )
         records = await self._fetch(sql, *args)
         if not records:
@@ -191,9 +195,10 @@ class MessageStoreMixin(PostgresBase):
     async def get_state(self, space_id: str, thread_id: str) -> Row | None:
         r = await self._fetchrow(
             "SELECT state, state_version, state_updated_at FROM threads"
-            " WHERE space_id = $1 AND id = $2",
+            f" WHERE space_id = $1 AND id = $2 AND {_live(3)}",
             space_id,
             thread_id,
+            utc_now(),
         )
         if r is None:
             return None
@@ -208,17 +213,18 @@ class MessageStoreMixin(PostgresBase):
         # turn into a storm of retries; either way If-Match and merge patches see the
         # newest state.
         _select = (
-            "SELECT pk, status, state, state_version FROM threads WHERE space_id = $1 AND id = $2"
+            "SELECT pk, status, state, state_version FROM threads"
+            f" WHERE space_id = $1 AND id = $2 AND {_live(3)}"
         )
         now = utc_now()
-        r = await self._fetchrow(_select, space_id, thread_id)
+        r = await self._fetchrow(_select, space_id, thread_id, now)
         if r is None:
             return None
         written = await _try_write_state(self._execute, r, thread_id, mutate, keep_versions, now)
         if written is None:
             async with self._transaction() as db:
                 now = utc_now()
-                r = await db.fetchrow(_select + " FOR UPDATE", space_id, thread_id)
+                r = await db.fetchrow(_select + " FOR UPDATE", space_id, thread_id, now)
                 if r is None:
                     return None
                 written = await _try_write_state(
@@ -239,17 +245,18 @@ class MessageStoreMixin(PostgresBase):
         plan = keyset_plan(
             "desc", has_after=after_version is not None, has_before=before_version is not None
         )
-        args: list[Any] = [space_id, thread_id, limit + 1]
+        args: list[Any] = [space_id, thread_id, limit + 1, utc_now()]
         where = "v.thread_pk = t.pk"
         cursor = before_version if before_version is not None else after_version
         if plan.op and cursor is not None:
             args.append(cursor)
-            where += f" AND v.version {plan.op} $4::integer"
+            where += f" AND v.version {plan.op} $5::integer"
         sql = (
             "SELECT t.pk, p.version, p.state, p.created_at FROM threads t LEFT JOIN LATERAL ("
             f"SELECT v.version, v.state, v.created_at FROM state_versions v WHERE {where}"
             f" ORDER BY v.version {plan.direction} LIMIT $3) p ON true"
-            f" WHERE t.space_id = $1 AND t.id = $2 ORDER BY p.version {plan.direction}"
+            f" WHERE t.space_id = $1 AND t.id = $2 AND {_live(4, 't')}"
+            f" ORDER BY p.version {plan.direction}"
         )
         records = await self._fetch(sql, *args)
         if not records:

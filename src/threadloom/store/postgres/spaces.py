@@ -9,11 +9,11 @@ import asyncpg
 
 from ...errors import AlreadyExists, Conflict
 from ..base import PageSlice, Row, format_ts, keyset_plan, slice_page, utc_now
-from .connection import PostgresBase, Record, _count
+from .connection import PostgresBase, Record, _count, _live
 
 __all__ = ["SpaceStoreMixin"]
 
-_SPACE_COLUMNS = "id, name, metadata, created_at"
+_SPACE_COLUMNS = "id, name, metadata, created_at, default_thread_ttl_seconds"
 
 
 def _space(r: Record) -> Row:
@@ -23,21 +23,29 @@ def _space(r: Record) -> Row:
         "name": r[1],
         "metadata": r[2],
         "created_at": format_ts(r[3]),
+        "default_thread_ttl_seconds": r[4],
     }
 
 
 class SpaceStoreMixin(PostgresBase):
     # spaces -----------------------------------------------------------------------------
 
-    async def create_space(self, space_id: str, name: str, metadata: dict[str, Any]) -> Row:
+    async def create_space(
+        self,
+        space_id: str,
+        name: str,
+        metadata: dict[str, Any],
+        default_thread_ttl_seconds: int | None = None,
+    ) -> Row:
         now = utc_now()
         try:
             await self._execute(
-                "INSERT INTO spaces (id, name, metadata, created_at) VALUES ($1, $2, $3, $4)",
+                f"INSERT INTO spaces ({_SPACE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)",
                 space_id,
                 name,
                 metadata,
                 now,
+                default_thread_ttl_seconds,
             )
         except asyncpg.UniqueViolationError as exc:
             raise AlreadyExists(f"space {space_id!r} already exists") from exc
@@ -47,6 +55,7 @@ class SpaceStoreMixin(PostgresBase):
             "name": name,
             "metadata": metadata,
             "created_at": format_ts(now),
+            "default_thread_ttl_seconds": default_thread_ttl_seconds,
         }
 
     async def get_space(self, space_id: str) -> Row | None:
@@ -84,9 +93,11 @@ class SpaceStoreMixin(PostgresBase):
             space = _space(r)
             space.update(mutate(space))
             await db.execute(
-                "UPDATE spaces SET name = $1, metadata = $2 WHERE id = $3",
+                "UPDATE spaces SET name = $1, metadata = $2, default_thread_ttl_seconds = $3"
+                " WHERE id = $4",
                 space["name"],
                 space["metadata"],
+                space["default_thread_ttl_seconds"],
                 space_id,
             )
         return space
@@ -98,8 +109,11 @@ class SpaceStoreMixin(PostgresBase):
             if await db.fetchval("SELECT 1 FROM spaces WHERE id = $1 FOR UPDATE", space_id) is None:
                 return False
             if not force:
+                # Expired threads do not count: they are gone already.
                 busy = await db.fetchval(
-                    "SELECT 1 FROM threads WHERE space_id = $1 LIMIT 1", space_id
+                    f"SELECT 1 FROM threads WHERE space_id = $1 AND {_live(2)} LIMIT 1",
+                    space_id,
+                    utc_now(),
                 )
                 if busy is not None:
                     raise Conflict(

@@ -13,11 +13,13 @@ from ...models import MessageCreate, ThreadCreate
 from ..base import (
     MESSAGE_ID_CONSTRAINT,
     MESSAGE_ID_TAKEN,
+    PURGE_BATCH,
     THREAD_COLUMNS_UPDATABLE,
     PageSlice,
     Row,
     ThreadMutation,
     ThreadQuery,
+    expiry_of,
     format_ts,
     keyset_plan,
     like_pattern,
@@ -26,7 +28,7 @@ from ..base import (
     slice_page,
     utc_now,
 )
-from .connection import PostgresBase, Record, _count, _wire_ts
+from .connection import PostgresBase, Record, _count, _live, _wire_ts
 from .messages import _message_arrays, _stored_messages
 
 __all__ = ["ThreadStoreMixin"]
@@ -34,24 +36,34 @@ __all__ = ["ThreadStoreMixin"]
 _THREAD_COLUMNS = (
     "pk, space_id, id, title, owner_id, public, status, metadata, state, state_version,"
     f" role_mapping, message_count, {_wire_ts('created_at')}, {_wire_ts('updated_at')},"
-    f" {_wire_ts('archived_at')}"
+    f" {_wire_ts('archived_at')}, {_wire_ts('expires_at')}"
 )
-_TIMESTAMP_COLUMNS = frozenset({"archived_at"})
+_TIMESTAMP_COLUMNS = frozenset({"archived_at", "expires_at"})
 
-_CREATE_THREAD_SQL = """
+# One statement: the thread (reading its space's default time to live on the way, which
+# also tells a missing space: no row) and its first messages. It answers the expiry.
+_CREATE_THREAD_SQL = f"""
 WITH t AS (
     INSERT INTO threads (space_id, id, title, owner_id, public, status, metadata, state,
                          state_version, state_updated_at, role_mapping, message_count,
-                         last_seq, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, 'active', $6::jsonb, $7::jsonb, $8, $9, $10::jsonb,
-            $11::bigint, $11::bigint, $12::timestamptz, $12::timestamptz)
-    RETURNING pk
+                         last_seq, created_at, updated_at, expires_at)
+    SELECT s.id, $2::text, $3::text, $4::text, $5::boolean, 'active', $6::jsonb, $7::jsonb,
+           $8::integer, $9::timestamptz, $10::jsonb, $11::bigint, $11::bigint,
+           $12::timestamptz, $12::timestamptz,
+           coalesce($19::timestamptz,
+                    $12::timestamptz + make_interval(secs => s.default_thread_ttl_seconds))
+    FROM spaces s WHERE s.id = $1::text
+    RETURNING pk, expires_at
+), first_messages AS (
+    INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata,
+                          created_at)
+    SELECT m.id, t.pk, m.ord, m.role, m.content, m.images::jsonb, m.private,
+           m.metadata::jsonb, $12::timestamptz
+    FROM t, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::bool[],
+                   $18::text[])
+        WITH ORDINALITY AS m(id, role, content, images, private, metadata, ord)
 )
-INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata, created_at)
-SELECT m.id, t.pk, m.ord, m.role, m.content, m.images::jsonb, m.private, m.metadata::jsonb,
-       $12::timestamptz
-FROM t, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::bool[], $18::text[])
-    WITH ORDINALITY AS m(id, role, content, images, private, metadata, ord)
+SELECT {_wire_ts("t.expires_at")} FROM t
 """
 
 
@@ -72,6 +84,7 @@ def _thread(r: Record) -> Row:
         "created_at": r[12],
         "updated_at": r[13],
         "archived_at": r[14],
+        "expires_at": r[15],
     }
 
 
@@ -103,29 +116,47 @@ class ThreadStoreMixin(PostgresBase):
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
         arrays = _message_arrays(messages)
+        args = (
+            space_id,
+            thread_id,
+            thread.title,
+            thread.owner_id,
+            thread.public,
+            thread.metadata,
+            thread.state,
+            version,
+            now if version else None,
+            role_mapping,
+            len(messages),
+            now,
+            *arrays,
+            expiry_of(now, thread.ttl_seconds),
+        )
         try:
-            await self._execute(
-                _CREATE_THREAD_SQL,
-                space_id,
-                thread_id,
-                thread.title,
-                thread.owner_id,
-                thread.public,
-                thread.metadata,
-                thread.state,
-                version,
-                now if version else None,
-                role_mapping,
-                len(messages),
-                now,
-                *arrays,
-            )
+            try:
+                r = await self._fetchrow(_CREATE_THREAD_SQL, *args)
+            except asyncpg.UniqueViolationError as exc:
+                if exc.constraint_name == MESSAGE_ID_CONSTRAINT:
+                    raise
+                # The id may belong to a thread that expired and is not swept yet: it is
+                # gone, so the id is free.
+                gone = await self._execute(
+                    "DELETE FROM threads WHERE space_id = $1 AND id = $2 AND expires_at <= $3",
+                    space_id,
+                    thread_id,
+                    now,
+                )
+                if _count(gone) == 0:
+                    raise
+                r = await self._fetchrow(_CREATE_THREAD_SQL, *args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == MESSAGE_ID_CONSTRAINT:
                 raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
             raise AlreadyExists(f"thread {thread_id!r} already exists") from exc
         except asyncpg.ForeignKeyViolationError as exc:
             raise NotFound(f"space {space_id!r} does not exist") from exc
+        if r is None:
+            raise NotFound(f"space {space_id!r} does not exist")
         stamp = format_ts(now)
         stored = _stored_messages(
             thread_id, arrays[0], range(1, len(messages) + 1), messages, stamp
@@ -138,14 +169,16 @@ class ThreadStoreMixin(PostgresBase):
             role_mapping=role_mapping,
             message_count=len(stored),
             now=stamp,
+            expires_at=r[0],
         )
         return row, stored
 
     async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
         r = await self._fetchrow(
-            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2",
+            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2 AND {_live(3)}",
             space_id,
             thread_id,
+            utc_now(),
         )
         return _thread(r) if r is not None else None
 
@@ -153,8 +186,8 @@ class ThreadStoreMixin(PostgresBase):
         plan = keyset_plan(
             query.order, has_after=query.after is not None, has_before=query.before is not None
         )
-        where = ["space_id = $1"]
-        args: list[Any] = [space_id]
+        where = ["space_id = $1", _live(2)]
+        args: list[Any] = [space_id, utc_now()]
         if query.status != "all":
             args.append(query.status)
             where.append(f"status = ${len(args)}")
@@ -194,9 +227,11 @@ class ThreadStoreMixin(PostgresBase):
     ) -> Row | None:
         async with self._transaction() as db:
             r = await db.fetchrow(
-                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2 FOR UPDATE",
+                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2"
+                f" AND {_live(3)} FOR UPDATE",
                 space_id,
                 thread_id,
+                utc_now(),
             )
             if r is None:
                 return None
@@ -221,7 +256,38 @@ class ThreadStoreMixin(PostgresBase):
         return row
 
     async def purge_thread(self, space_id: str, thread_id: str) -> bool:
-        status = await self._execute(
-            "DELETE FROM threads WHERE space_id = $1 AND id = $2", space_id, thread_id
+        # An expired thread is deleted too, but it was missing already.
+        live = await self._fetchval(
+            f"DELETE FROM threads WHERE space_id = $1 AND id = $2 RETURNING {_live(3)}",
+            space_id,
+            thread_id,
+            utc_now(),
         )
-        return _count(status) > 0
+        return bool(live)
+
+    async def purge_owner(self, space_id: str, owner_id: str) -> int:
+        deleted = 0
+        while True:
+            gone = await self._fetch(
+                "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads"
+                " WHERE space_id = $1 AND owner_id = $2 LIMIT $3)"
+                f" RETURNING {_live(4)}",
+                space_id,
+                owner_id,
+                PURGE_BATCH,
+                utc_now(),
+            )
+            if not gone:
+                return deleted
+            deleted += sum(1 for r in gone if r[0])
+
+    async def sweep_expired(self, limit: int) -> int:
+        # SKIP LOCKED: several server processes sweep at once without waiting on each other.
+        status = await self._execute(
+            "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads"
+            " WHERE expires_at IS NOT NULL AND expires_at <= $1"
+            " ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            utc_now(),
+            limit,
+        )
+        return _count(status)

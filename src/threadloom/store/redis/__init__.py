@@ -35,6 +35,10 @@ What things cost (n: the thread's messages or the space's threads):
   meanwhile; purging a thread: O(roles) with the memory freed in the background (UNLINK);
 * assistants: a page (with or without the grant filter) and the unlockable ones cost
   O(log n + page); a lease is one key that expires on its own;
+* retention: a thread that expires has every key expire with it (PEXPIREAT, set on each key
+  as it is created), so reads find nothing from that instant at no cost; the sweep removes
+  its index entries, O(expired threads) in one script per batch; purging an owner walks the
+  owner's index, one script per batch of threads;
 * listing API keys: O(keys); an idempotency sweep: O(records swept).
 
 Scripts build key names from the ids they walk, so they need a standalone Redis (or one

@@ -28,6 +28,11 @@ contain ``:`` and no two resources share a key. ``S`` is a space id, ``T`` a thr
     P:thread:S:T:role:R             ZSET seq of the messages of role R
     P:thread:S:T:role:R:pub         ZSET seq of the non-private messages of role R
     P:thread:S:T:states             ZSET version → earlier state version row as JSON
+    P:expiring                      ZSET "S:T" (escaped) of the threads that expire, scored
+                                    by their expiry in epoch milliseconds
+    P:expiring:threads              HASH "S:T" → JSON [S, T, created_at, updated_at, status,
+                                    owner or false]: the thread's index entries, kept up to
+                                    date, so they can be removed once its keys are gone
     P:keys                          ZSET (scores 0) of API key ids
     P:key:K                         HASH the API key's columns
     P:key_hashes                    HASH key hash → key id
@@ -35,18 +40,32 @@ contain ``:`` and no two resources share a key. ``S`` is a space id, ``T`` a thr
     P:idem:SCOPE:KEY                HASH an idempotency record (its lease end in µs)
     P:idems                         ZSET idempotency record keys scored by creation (µs)
     P:lease:NAME                    STRING the holder, expiring with the lease
+
+A thread that expires (``expires_at``, and ``expires_ms`` in its hash) has every one of its
+``P:thread:S:T*`` keys set to expire at that millisecond (PEXPIREAT, set again on each key a
+write creates), so Redis itself deletes them and every read finds nothing from that instant.
+The index entries (``P:space:S:ix:*``) cannot expire with them: ``P:expiring`` and
+``P:expiring:threads`` say where they are, and the sweep, a purge or creating a thread
+with the same id removes them; listings skip entries whose thread is gone meanwhile.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from ..base import parse_ts
+
 __all__ = [
     "LUA_PRELUDE",
     "Keys",
+    "epoch_ms",
+    "epoch_us",
     "escape",
+    "expiry_entry",
+    "expiry_handle",
     "index_members",
     "metadata_fields",
     "metadata_text",
@@ -57,8 +76,38 @@ TS_WIDTH = 27
 """Length of every stored timestamp (``format_ts``): index members are timestamp + id."""
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def escape(part: str) -> str:
     return part.replace("%", "%25").replace(":", "%3A")
+
+
+def epoch_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def epoch_ms(stamp: str) -> int:
+    """A stored timestamp as the epoch milliseconds PEXPIREAT takes."""
+    return (parse_ts(stamp) - _EPOCH) // timedelta(milliseconds=1)
+
+
+def expiry_handle(space_id: str, thread_id: str) -> str:
+    """A thread's member of ``P:expiring`` and field of ``P:expiring:threads``."""
+    return f"{escape(space_id)}:{escape(thread_id)}"
+
+
+def expiry_entry(
+    space_id: str,
+    thread_id: str,
+    created_at: str,
+    updated_at: str,
+    status: str,
+    owner_id: str | None,
+) -> bytes:
+    """A thread's value in ``P:expiring:threads``, as ``track_expiry`` writes it in Lua."""
+    owner: str | bool = owner_id if owner_id is not None else False
+    return orjson.dumps([space_id, thread_id, created_at, updated_at, status, owner])
 
 
 class Keys:
@@ -120,6 +169,12 @@ class Keys:
     def lease(self, name: str) -> str:
         return f"{self.prefix}:lease:{escape(name)}"
 
+    def expiring(self) -> str:
+        return f"{self.prefix}:expiring"
+
+    def expiring_threads(self) -> str:
+        return f"{self.prefix}:expiring:threads"
+
 
 # The same builders in Lua. Every script starts with this prelude and gets the prefix as
 # ARGV[1]; its own arguments start at ARGV[2]. Scripts build key names themselves (walking
@@ -161,17 +216,71 @@ local function index_touch(sid, tid, old_updated, new_updated, status, owner)
     redis.call('ZADD', k, 0, new_updated .. tid)
   end
 end
-local function purge_thread(sid, tid)
-  local tk = thread_key(sid, tid)
-  local f = redis.call('HMGET', tk, 'created_at', 'updated_at', 'status', 'owner_id')
-  if not f[1] then return 0 end
-  index_rem(sid, tid, f[1], f[2], f[3], f[4])
+local EXPIRING, EXPIRING_THREADS = P .. ':expiring', P .. ':expiring:threads'
+local function expiry_handle(sid, tid) return esc(sid) .. ':' .. esc(tid) end
+-- Where an expiring thread sits in the indexes (owner false when it has none), expiring
+-- at epoch millisecond ``at``: written whenever those entries move.
+local function track_expiry(sid, tid, at, created, updated, status, owner)
+  local h = expiry_handle(sid, tid)
+  redis.call('ZADD', EXPIRING, at, h)
+  redis.call('HSET', EXPIRING_THREADS, h,
+             cjson.encode({sid, tid, created, updated, status, owner or false}))
+end
+local function untrack_expiry(sid, tid)
+  local h = expiry_handle(sid, tid)
+  redis.call('ZREM', EXPIRING, h)
+  redis.call('HDEL', EXPIRING_THREADS, h)
+end
+local function delete_thread_keys(tk)
   for _, role in ipairs(redis.call('SMEMBERS', tk .. ':roles')) do
     redis.call('UNLINK', tk .. ':role:' .. esc(role), tk .. ':role:' .. esc(role) .. ':pub')
   end
   redis.call('UNLINK', tk, tk .. ':msgs', tk .. ':ids', tk .. ':pub', tk .. ':roles',
              tk .. ':states')
+end
+-- A thread whose keys have expired: remove its index entries. True if it was tracked.
+local function forget_expired(sid, tid)
+  local info = redis.call('HGET', EXPIRING_THREADS, expiry_handle(sid, tid))
+  if not info then return false end
+  local t = cjson.decode(info)
+  index_rem(sid, tid, t[3], t[4], t[5], t[6])
+  untrack_expiry(sid, tid)
+  delete_thread_keys(thread_key(sid, tid))
+  return true
+end
+local function purge_thread(sid, tid)
+  local tk = thread_key(sid, tid)
+  local f = redis.call('HMGET', tk, 'created_at', 'updated_at', 'status', 'owner_id',
+                       'expires_ms')
+  if not f[1] then
+    forget_expired(sid, tid)
+    return 0
+  end
+  index_rem(sid, tid, f[1], f[2], f[3], f[4])
+  if f[5] then untrack_expiry(sid, tid) end
+  delete_thread_keys(tk)
   return 1
+end
+-- Epoch microseconds as the stored RFC 3339 text (what format_ts writes).
+local function format_us(us)
+  local secs = math.floor(us / 1000000)
+  local frac = us - secs * 1000000
+  local days = math.floor(secs / 86400)
+  local rem = secs - days * 86400
+  -- Days to a civil date (H. Hinnant's algorithm).
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+                          - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local day = doy - math.floor((153 * mp + 2) / 5) + 1
+  local month = mp < 10 and mp + 3 or mp - 9
+  local year = yoe + era * 400
+  if month <= 2 then year = year + 1 end
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%06dZ', year, month, day,
+                       math.floor(rem / 3600), math.floor(rem % 3600 / 60), rem % 60, frac)
 end
 """
 
@@ -225,7 +334,8 @@ def thread_fields(
 ) -> dict[str, Any]:
     """A thread row (wire shape) as the fields of its hash; ``None`` columns are left out.
 
-    Besides the columns: ``last_seq``, ``state_updated_at``, ``title_lc`` (the lower-cased
+    Besides the columns: ``last_seq``, ``state_updated_at``, ``expires_ms`` (the expiry as
+    PEXPIREAT takes it), ``title_lc`` (the lower-cased
     title the ``q`` search reads) and an ``m:KEY`` field per metadata key."""
     fields: dict[str, Any] = {
         "id": row["id"],
@@ -244,6 +354,9 @@ def thread_fields(
     for column in ("owner_id", "archived_at"):
         if row[column] is not None:
             fields[column] = row[column]
+    if row["expires_at"] is not None:
+        fields["expires_at"] = row["expires_at"]
+        fields["expires_ms"] = epoch_ms(row["expires_at"])
     if row["title"] is not None:
         fields["title"] = row["title"]
         fields["title_lc"] = row["title"].lower()

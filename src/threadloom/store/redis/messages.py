@@ -44,7 +44,9 @@ local function ids_free(tk, start, n, existing)
   end
   return true
 end
-local function write_messages(tk, last, start, n)
+-- ``at``: the thread's expiry in epoch ms ('' or false: none), set on every key written.
+local function write_messages(tk, last, start, n, at)
+  local written = {}
   for i = 0, n - 1 do
     local a = start + i * 5
     local seq = string.format('%d', last + i + 1)
@@ -53,10 +55,17 @@ local function write_messages(tk, last, start, n)
     redis.call('HSET', tk .. ':ids', ARGV[a], seq)
     redis.call('SADD', tk .. ':roles', ARGV[a + 1])
     redis.call('ZADD', rk, seq, seq)
+    written[rk] = true
     if ARGV[a + 2] ~= '1' then
       redis.call('ZADD', tk .. ':pub', seq, seq)
       redis.call('ZADD', rk .. ':pub', seq, seq)
+      written[tk .. ':pub'] = true
+      written[rk .. ':pub'] = true
     end
+  end
+  if n > 0 and at and at ~= '' then
+    written[tk .. ':msgs'], written[tk .. ':ids'], written[tk .. ':roles'] = true, true, true
+    for k in pairs(written) do redis.call('PEXPIREAT', k, at) end
   end
 end
 """
@@ -68,16 +77,19 @@ _APPEND = lua(
 -- ARGV: sid, tid, now, #messages, messages (5 values each). Returns the first new seq.
 local sid, tid, now, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local tk = thread_key(sid, tid)
-local f = redis.call('HMGET', tk, 'status', 'last_seq', 'updated_at', 'owner_id')
+local f = redis.call('HMGET', tk, 'status', 'last_seq', 'updated_at', 'owner_id', 'expires_ms',
+                     'created_at')
 if not f[1] then return -1 end
 if f[1] ~= 'active' then return -2 end
 if n == 0 then return 0 end
 if not ids_free(tk, 6, n, true) then return -3 end
 local last = tonumber(f[2])
-write_messages(tk, last, 6, n)
+write_messages(tk, last, 6, n, f[5])
 redis.call('HSET', tk, 'last_seq', string.format('%d', last + n), 'updated_at', now)
 redis.call('HINCRBY', tk, 'message_count', n)
 index_touch(sid, tid, f[3], now, f[1], f[4])
+-- Not a sliding expiry: the thread keeps its expiry, the index entries move.
+if f[5] then track_expiry(sid, tid, f[5], f[6], now, f[1], f[4]) end
 return last + 1
 """,
 )

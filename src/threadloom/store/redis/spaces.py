@@ -24,10 +24,11 @@ __all__ = ["SpaceStoreMixin"]
 _CREATE = lua(
     "create_space",
     """
--- ARGV: sid, name, metadata, created_at
+-- ARGV: sid, name, metadata, created_at, default thread ttl ('' for none)
 local sk = space_key(ARGV[2])
 if redis.call('EXISTS', sk) == 1 then return 0 end
 redis.call('HSET', sk, 'name', ARGV[3], 'metadata', ARGV[4], 'created_at', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', sk, 'default_thread_ttl_seconds', ARGV[6]) end
 redis.call('ZADD', P .. ':spaces', 0, ARGV[2])
 return 1
 """,
@@ -60,11 +61,25 @@ local sid, force = ARGV[2], ARGV[3] == '1'
 local sk = space_key(sid)
 if redis.call('EXISTS', sk) == 0 then return 0 end
 local all = index_key(sid, 'created', 'all')
-if not force and redis.call('ZCARD', all) > 0 then return -1 end
+if not force then
+  -- Busy if any thread is left that has not expired (normally the first one walked).
+  local from = 0
+  while true do
+    local batch = redis.call('ZRANGE', all, from, from + 499)
+    if #batch == 0 then break end
+    for _, m in ipairs(batch) do
+      if redis.call('EXISTS', thread_key(sid, string.sub(m, 28))) == 1 then return -1 end
+    end
+    from = from + 500
+  end
+end
 while true do
   local batch = redis.call('ZRANGE', all, 0, 499)
   if #batch == 0 then break end
-  for _, m in ipairs(batch) do purge_thread(sid, string.sub(m, 28)) end
+  for _, m in ipairs(batch) do
+    purge_thread(sid, string.sub(m, 28))
+    redis.call('ZREM', all, m)  -- gone even if nothing else knew of it
+  end
 end
 for _, kid in ipairs(redis.call('SMEMBERS', sk .. ':keys')) do
   local kk = P .. ':key:' .. esc(kid)
@@ -95,15 +110,29 @@ def _space(space_id: str, h: dict[bytes, bytes]) -> Row:
         "name": h[b"name"].decode(),
         "metadata": _loads(h[b"metadata"]),
         "created_at": h[b"created_at"].decode(),
+        "default_thread_ttl_seconds": _int(h.get(b"default_thread_ttl_seconds")),
     }
+
+
+def _int(value: bytes | None) -> int | None:
+    return int(value) if value is not None else None
 
 
 class SpaceStoreMixin(RedisBase):
     # spaces -----------------------------------------------------------------------------
 
-    async def create_space(self, space_id: str, name: str, metadata: dict[str, Any]) -> Row:
+    async def create_space(
+        self,
+        space_id: str,
+        name: str,
+        metadata: dict[str, Any],
+        default_thread_ttl_seconds: int | None = None,
+    ) -> Row:
         now = _now()
-        if not await self._eval(_CREATE, space_id, name, orjson.dumps(metadata), now):
+        ttl = default_thread_ttl_seconds
+        if not await self._eval(
+            _CREATE, space_id, name, orjson.dumps(metadata), now, "" if ttl is None else ttl
+        ):
             raise AlreadyExists(f"space {space_id!r} already exists")
         return {
             "object": "space",
@@ -111,6 +140,7 @@ class SpaceStoreMixin(RedisBase):
             "name": name,
             "metadata": metadata,
             "created_at": now,
+            "default_thread_ttl_seconds": ttl,
         }
 
     async def get_space(self, space_id: str) -> Row | None:
@@ -152,6 +182,11 @@ class SpaceStoreMixin(RedisBase):
             pipe.hset(
                 key, mapping={"name": space["name"], "metadata": orjson.dumps(space["metadata"])}
             )
+            ttl = space["default_thread_ttl_seconds"]
+            if ttl is None:
+                pipe.hdel(key, "default_thread_ttl_seconds")
+            else:
+                pipe.hset(key, "default_thread_ttl_seconds", ttl)
             await pipe.execute()
             return space
 

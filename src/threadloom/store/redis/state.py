@@ -15,7 +15,7 @@ import orjson
 from ...errors import ThreadArchived
 from ..base import PageSlice, Row, StateMutation, keyset_plan, slice_page, state_row
 from .connection import RedisBase, _loads, _multi, _now, _text, _values, lua
-from .keys import index_members
+from .keys import expiry_entry, expiry_handle, index_members
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -67,11 +67,11 @@ class StateStoreMixin(RedisBase):
     ) -> Row | None:
         key = self.keys.thread(space_id, thread_id)
         columns = ["status", "state", "state_version", "state_updated_at", "created_at"]
-        columns += ["updated_at", "owner_id"]
+        columns += ["updated_at", "owner_id", "expires_ms"]
 
         async def attempt(pipe: Pipeline) -> Row | None:
             await pipe.watch(key)
-            status, old, version_text, old_at, created, updated, owner = _values(
+            status, old, version_text, old_at, created, updated, owner, expires_ms = _values(
                 await pipe.hmget(key, columns)
             )
             if status is None or old is None or version_text is None:
@@ -109,6 +109,17 @@ class StateStoreMixin(RedisBase):
             for ix, member_text in index[1::2]:  # the updated_at indexes
                 pipe.zrem(ix, member_text)
                 pipe.zadd(ix, {now + thread_id: 0})
+            if expires_ms is not None:
+                # The history may be a new key: it expires with the thread. The tracked
+                # index entries move with updated_at (the expiry does not).
+                pipe.pexpireat(key + ":states", int(expires_ms))
+                pipe.hset(
+                    self.keys.expiring_threads(),
+                    expiry_handle(space_id, thread_id),
+                    expiry_entry(
+                        space_id, thread_id, created.decode(), now, "active", _text(owner)
+                    ),
+                )
             await pipe.execute()
             return state_row(thread_id, new_state, version + 1, now)
 

@@ -5,6 +5,9 @@ members per space (by created_at and by updated_at; all threads, per status, per
 a page without other filters is a range read of ``limit + 1`` members. The title, public,
 metadata and ``q`` filters are checked in a script on each member walked, at most
 ``_SCAN_BUDGET`` members per call, until the page is full or the index ends.
+
+A thread that expires has all its keys expire with it (see :mod:`.keys`); a listing skips
+the index entries of one that expired and is not swept yet.
 """
 
 from __future__ import annotations
@@ -17,15 +20,18 @@ from ...errors import AlreadyExists, NotFound, ValidationFailed
 from ...models import MessageCreate, ThreadCreate
 from ..base import (
     MESSAGE_ID_TAKEN,
+    PURGE_BATCH,
     THREAD_COLUMNS_UPDATABLE,
     PageSlice,
     Row,
     ThreadMutation,
     ThreadQuery,
+    expiry_of,
     format_ts,
     keyset_plan,
     new_thread_row,
     slice_page,
+    utc_now,
 )
 from .connection import (
     RedisBase,
@@ -38,7 +44,14 @@ from .connection import (
     _text,
     lua,
 )
-from .keys import escape, index_members, thread_fields
+from .keys import (
+    epoch_us,
+    escape,
+    expiry_entry,
+    expiry_handle,
+    index_members,
+    thread_fields,
+)
 from .messages import LUA_MESSAGES, _message_args, _stored_messages
 
 if TYPE_CHECKING:
@@ -47,30 +60,97 @@ if TYPE_CHECKING:
 __all__ = ["ThreadStoreMixin"]
 
 _SCAN_BUDGET = 2000
+_ENTRY_COLUMNS = ("space_id", "id", "created_at", "updated_at", "status", "owner_id")
 _STATUSES = frozenset({"active", "archived"})
 
 _CREATE = lua(
     "create_thread",
     LUA_MESSAGES
     + """
--- ARGV: sid, tid, #fields, fields..., #messages, messages (5 values each)
-local sid, tid, nf = ARGV[2], ARGV[3], tonumber(ARGV[4])
-if redis.call('EXISTS', space_key(sid)) == 0 then return -1 end
+-- ARGV: sid, tid, expires_at and its epoch ms ('' and '': the space's default), now in
+--       epoch µs, #fields, fields..., #messages, messages (5 values each).
+-- Returns {1, expires_at or ''}, or a negative error code.
+local sid, tid, nf = ARGV[2], ARGV[3], tonumber(ARGV[7])
+local sk = space_key(sid)
+if redis.call('EXISTS', sk) == 0 then return -1 end
 local tk = thread_key(sid, tid)
 if redis.call('EXISTS', tk) == 1 then return -2 end
-local n = tonumber(ARGV[5 + nf])
-if not ids_free(tk, 6 + nf, n, false) then return -3 end
-for i = 5, 4 + nf, 200 do
-  redis.call('HSET', tk, unpack(ARGV, i, math.min(i + 199, 4 + nf)))
+local n = tonumber(ARGV[8 + nf])
+if not ids_free(tk, 9 + nf, n, false) then return -3 end
+-- The id may be that of a thread that expired: its index entries go first.
+forget_expired(sid, tid)
+local exp, at = ARGV[4], ARGV[5]
+if exp == '' then
+  local ttl = redis.call('HGET', sk, 'default_thread_ttl_seconds')
+  if ttl then
+    local us = tonumber(ARGV[6]) + tonumber(ttl) * 1000000
+    exp, at = format_us(us), string.format('%d', math.floor(us / 1000))
+  end
 end
-write_messages(tk, 0, 6 + nf, n)
+for i = 8, 7 + nf, 200 do
+  redis.call('HSET', tk, unpack(ARGV, i, math.min(i + 199, 7 + nf)))
+end
+if exp ~= '' then redis.call('HSET', tk, 'expires_at', exp, 'expires_ms', at) end
+write_messages(tk, 0, 9 + nf, n, at)
 local f = redis.call('HMGET', tk, 'created_at', 'updated_at', 'status', 'owner_id')
 index_add(sid, tid, f[1], f[2], f[3], f[4])
-return 1
+if exp ~= '' then
+  redis.call('PEXPIREAT', tk, at)
+  track_expiry(sid, tid, at, f[1], f[2], f[3], f[4])
+end
+return {1, exp}
 """,
 )
 
 _PURGE = lua("purge_thread", "return purge_thread(ARGV[2], ARGV[3])")
+
+_PURGE_OWNER = lua(
+    "purge_owner",
+    """
+-- ARGV: sid, owner, batch. Purges up to batch threads of the owner (expired ones too);
+-- returns {threads walked, threads purged that had not expired}.
+local sid = ARGV[2]
+local ix = index_key(sid, 'created', 'owner:' .. esc(ARGV[3]))
+local batch = redis.call('ZRANGE', ix, 0, tonumber(ARGV[4]) - 1)
+local purged = 0
+for _, m in ipairs(batch) do
+  purged = purged + purge_thread(sid, string.sub(m, 28))
+  redis.call('ZREM', ix, m)  -- gone even if nothing else knew of it
+end
+return {#batch, purged}
+""",
+)
+
+_SWEEP = lua(
+    "sweep_expired",
+    """
+-- ARGV: limit. Removes the index entries of up to limit threads whose keys have expired
+-- (by the server's clock, as the expiry itself); returns how many.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local due = redis.call('ZRANGE', EXPIRING, '-inf', '(' .. string.format('%d', now), 'BYSCORE',
+                       'LIMIT', 0, tonumber(ARGV[2]))
+local swept = 0
+for _, h in ipairs(due) do
+  local info = redis.call('HGET', EXPIRING_THREADS, h)
+  if not info then
+    redis.call('ZREM', EXPIRING, h)
+  else
+    local x = cjson.decode(info)
+    local pttl = redis.call('PTTL', thread_key(x[1], x[2]))
+    if pttl == -2 then
+      forget_expired(x[1], x[2])
+      swept = swept + 1
+    elseif pttl == -1 then
+      untrack_expiry(x[1], x[2])  -- no longer expires (never happens: kept in step)
+    else
+      redis.call('ZADD', EXPIRING, now + pttl, h)
+    end
+  end
+end
+return swept
+""",
+)
 
 _LIST = lua(
     "list_threads",
@@ -116,8 +196,12 @@ while #out < want and scanned < budget do
       end
     end
     if ok then
-      out[#out + 1] = redis.call('HGETALL', tk)
-      if #out >= want then break end
+      local h = redis.call('HGETALL', tk)
+      -- Nothing: the thread expired and the sweep has not removed its entries yet.
+      if #h > 0 then
+        out[#out + 1] = h
+        if #out >= want then break end
+      end
     end
   end
   if #batch < n then return {out, ''} end
@@ -146,6 +230,7 @@ def _thread(h: dict[bytes, bytes]) -> Row:
         "created_at": h[b"created_at"].decode(),
         "updated_at": h[b"updated_at"].decode(),
         "archived_at": _text(h.get(b"archived_at")),
+        "expires_at": _text(h.get(b"expires_at")),
     }
 
 
@@ -177,9 +262,11 @@ class ThreadStoreMixin(RedisBase):
         thread: ThreadCreate,
         messages: Sequence[MessageCreate],
     ) -> tuple[Row, list[Row]]:
-        now = _now()
+        moment = utc_now()
+        now = format_ts(moment)
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
+        expiry = expiry_of(moment, thread.ttl_seconds)
         row = new_thread_row(
             space_id,
             thread_id,
@@ -188,12 +275,22 @@ class ThreadStoreMixin(RedisBase):
             role_mapping=role_mapping,
             message_count=len(messages),
             now=now,
+            expires_at=format_ts(expiry) if expiry is not None else None,
         )
         fields = thread_fields(row, len(messages), now if version else None)
         flat = [item for pair in fields.items() for item in pair]
         ids, message_args = _message_args(thread_id, messages, now)
         code = await self._eval(
-            _CREATE, space_id, thread_id, len(flat), *flat, len(messages), *message_args
+            _CREATE,
+            space_id,
+            thread_id,
+            fields.get("expires_at", ""),
+            fields.get("expires_ms", ""),
+            epoch_us(moment),
+            len(flat),
+            *flat,
+            len(messages),
+            *message_args,
         )
         if code == -1:
             raise NotFound(f"space {space_id!r} does not exist")
@@ -201,6 +298,7 @@ class ThreadStoreMixin(RedisBase):
             raise AlreadyExists(f"thread {thread_id!r} already exists")
         if code == -3:
             raise AlreadyExists(MESSAGE_ID_TAKEN)
+        row["expires_at"] = code[1].decode() or None
         return row, _stored_messages(thread_id, ids, 1, messages, now)
 
     async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
@@ -277,6 +375,13 @@ class ThreadStoreMixin(RedisBase):
             fields = thread_fields(new, int(h[b"last_seq"]), _text(h.get(b"state_updated_at")))
             old_index = set(_thread_index(self, row))
             new_index = set(_thread_index(self, new))
+            old_ms = h.get(b"expires_ms")
+            new_ms = fields.get("expires_ms")
+            children: list[str] = []
+            if old_ms != (_stored(new_ms) if new_ms is not None else None):
+                # The expiry moves or goes: it does on every key of the thread.
+                roles = cast("set[bytes]", await pipe.smembers(key + ":roles"))
+                children = _thread_keys(key, roles)
             # Write only what changed: a new title must not rewrite a large state.
             changed = {f: v for f, v in fields.items() if h.get(f.encode()) != _stored(v)}
             stale = [f for f in h if f.decode() not in fields]
@@ -289,6 +394,18 @@ class ThreadStoreMixin(RedisBase):
                 pipe.zrem(index, member)
             for index, member in new_index - old_index:
                 pipe.zadd(index, {member: 0})
+            handle = expiry_handle(space_id, thread_id)
+            if new_ms is not None:
+                for child in children:
+                    pipe.pexpireat(child, new_ms)
+                pipe.zadd(self.keys.expiring(), {handle: new_ms})
+                entry = expiry_entry(*(new[c] for c in _ENTRY_COLUMNS))
+                pipe.hset(self.keys.expiring_threads(), handle, entry)
+            elif old_ms is not None:
+                for child in children:
+                    pipe.persist(child)
+                pipe.zrem(self.keys.expiring(), handle)
+                pipe.hdel(self.keys.expiring_threads(), handle)
             await pipe.execute()
             return new
 
@@ -296,6 +413,29 @@ class ThreadStoreMixin(RedisBase):
 
     async def purge_thread(self, space_id: str, thread_id: str) -> bool:
         return bool(await self._eval(_PURGE, space_id, thread_id))
+
+    async def purge_owner(self, space_id: str, owner_id: str) -> int:
+        # Through the owner's index, a batch per script, so Redis is never blocked for
+        # long by one huge owner.
+        deleted = 0
+        while True:
+            walked, purged = await self._eval(_PURGE_OWNER, space_id, owner_id, PURGE_BATCH)
+            deleted += int(purged)
+            if not walked:
+                return deleted
+
+    async def sweep_expired(self, limit: int) -> int:
+        # The keys expired on their own: this removes their index entries.
+        return int(await self._eval(_SWEEP, limit))
+
+
+def _thread_keys(key: str, roles: set[bytes]) -> list[str]:
+    """Every key of the thread whose hash is ``key``."""
+    keys = [key] + [key + suffix for suffix in (":msgs", ":ids", ":pub", ":roles", ":states")]
+    for role in roles:
+        role_key = f"{key}:role:{escape(role.decode())}"
+        keys += [role_key, role_key + ":pub"]
+    return keys
 
 
 def _thread_index(store: RedisBase, row: Row) -> list[tuple[str, str]]:

@@ -19,6 +19,11 @@ __all__ = ["SQLiteBase"]
 
 _loads = orjson.loads
 
+LIVE = "(expires_at IS NULL OR expires_at > ?)"
+"""The thread has not expired at the instant given as the parameter (RFC 3339 text sorts
+like time). Every read of a thread adds it: an expired thread is missing at once, before
+the sweeper deletes it."""
+
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
@@ -92,9 +97,12 @@ class SQLiteBase:
             db.execute("COMMIT")
 
     @staticmethod
-    def _thread_pk(db: sqlite3.Connection, space_id: str, thread_id: str) -> tuple[int, str]:
+    def _thread_pk(
+        db: sqlite3.Connection, space_id: str, thread_id: str, now: str
+    ) -> tuple[int, str]:
         row = db.execute(
-            "SELECT pk, status FROM threads WHERE space_id = ? AND id = ?", (space_id, thread_id)
+            f"SELECT pk, status FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+            (space_id, thread_id, now),
         ).fetchone()
         if row is None:
             raise NotFound(f"thread {thread_id!r} does not exist")

@@ -19,7 +19,7 @@ from ..base import (
     slice_page,
     state_row,
 )
-from .connection import SQLiteBase, _dumps, _loads, _now
+from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 
 __all__ = ["MessageStoreMixin"]
 
@@ -107,18 +107,18 @@ class MessageStoreMixin(SQLiteBase):
         count = len(messages)
         with self._writing() as db:
             if not messages:
-                if self._thread_pk(db, space_id, thread_id)[1] != "active":
+                if self._thread_pk(db, space_id, thread_id, now)[1] != "active":
                     raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
                 return []
             # Count the batch on the thread row and learn its numbers in one statement.
             r = db.execute(
                 "UPDATE threads SET last_seq = last_seq + ?, message_count = message_count + ?,"
                 " updated_at = ? WHERE space_id = ? AND id = ? AND status = 'active'"
-                " RETURNING pk, last_seq",
-                (count, count, now, space_id, thread_id),
+                f" AND {LIVE} RETURNING pk, last_seq",
+                (count, count, now, space_id, thread_id, now),
             ).fetchone()
             if r is None:
-                self._thread_pk(db, space_id, thread_id)  # raises NotFound if it is missing
+                self._thread_pk(db, space_id, thread_id, now)  # raises NotFound if it is missing
                 raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
             return _insert_messages(db, r[0], thread_id, r[1] - count, messages, now)
 
@@ -132,7 +132,8 @@ class MessageStoreMixin(SQLiteBase):
         )
         with self._reading() as db:
             r = db.execute(
-                "SELECT pk FROM threads WHERE space_id = ? AND id = ?", (space_id, thread_id)
+                f"SELECT pk FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+                (space_id, thread_id, _now()),
             ).fetchone()
             if r is None:
                 return None
@@ -159,8 +160,8 @@ class MessageStoreMixin(SQLiteBase):
         with self._reading() as db:
             r = db.execute(
                 "SELECT state, state_version, state_updated_at FROM threads"
-                " WHERE space_id = ? AND id = ?",
-                (space_id, thread_id),
+                f" WHERE space_id = ? AND id = ? AND {LIVE}",
+                (space_id, thread_id, _now()),
             ).fetchone()
         if r is None:
             return None
@@ -174,8 +175,8 @@ class MessageStoreMixin(SQLiteBase):
         with self._writing() as db:
             r = db.execute(
                 "SELECT pk, status, state, state_version, state_updated_at FROM threads"
-                " WHERE space_id = ? AND id = ?",
-                (space_id, thread_id),
+                f" WHERE space_id = ? AND id = ? AND {LIVE}",
+                (space_id, thread_id, now),
             ).fetchone()
             if r is None:
                 return None
@@ -214,7 +215,8 @@ class MessageStoreMixin(SQLiteBase):
         )
         with self._reading() as db:
             r = db.execute(
-                "SELECT pk FROM threads WHERE space_id = ? AND id = ?", (space_id, thread_id)
+                f"SELECT pk FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+                (space_id, thread_id, _now()),
             ).fetchone()
             if r is None:
                 return None

@@ -8,9 +8,11 @@ from typing import Any
 
 from ...errors import AlreadyExists, Conflict
 from ..base import PageSlice, Row, keyset_plan, slice_page
-from .connection import SQLiteBase, _dumps, _loads, _now
+from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 
 __all__ = ["SpaceStoreMixin"]
+
+_SPACE_COLUMNS = "id, name, metadata, created_at, default_thread_ttl_seconds"
 
 
 def _space(r: Sequence[Any]) -> Row:
@@ -20,19 +22,26 @@ def _space(r: Sequence[Any]) -> Row:
         "name": r[1],
         "metadata": _loads(r[2]),
         "created_at": r[3],
+        "default_thread_ttl_seconds": r[4],
     }
 
 
 class SpaceStoreMixin(SQLiteBase):
     # spaces -----------------------------------------------------------------------------
 
-    async def create_space(self, space_id: str, name: str, metadata: dict[str, Any]) -> Row:
+    async def create_space(
+        self,
+        space_id: str,
+        name: str,
+        metadata: dict[str, Any],
+        default_thread_ttl_seconds: int | None = None,
+    ) -> Row:
         now = _now()
         with self._writing() as db:
             try:
                 db.execute(
-                    "INSERT INTO spaces (id, name, metadata, created_at) VALUES (?, ?, ?, ?)",
-                    (space_id, name, _dumps(metadata), now),
+                    f"INSERT INTO spaces ({_SPACE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                    (space_id, name, _dumps(metadata), now, default_thread_ttl_seconds),
                 )
             except sqlite3.IntegrityError as exc:
                 raise AlreadyExists(f"space {space_id!r} already exists") from exc
@@ -42,12 +51,13 @@ class SpaceStoreMixin(SQLiteBase):
             "name": name,
             "metadata": metadata,
             "created_at": now,
+            "default_thread_ttl_seconds": default_thread_ttl_seconds,
         }
 
     async def get_space(self, space_id: str) -> Row | None:
         with self._reading() as db:
             r = db.execute(
-                "SELECT id, name, metadata, created_at FROM spaces WHERE id = ?", (space_id,)
+                f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,)
             ).fetchone()
         return _space(r) if r else None
 
@@ -63,7 +73,7 @@ class SpaceStoreMixin(SQLiteBase):
         if plan.op and cursor is not None:
             where.append(f"id {plan.op} ?")
             args.append(cursor)
-        sql = "SELECT id, name, metadata, created_at FROM spaces"
+        sql = f"SELECT {_SPACE_COLUMNS} FROM spaces"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY id {plan.direction} LIMIT ?"
@@ -74,22 +84,32 @@ class SpaceStoreMixin(SQLiteBase):
     async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None:
         with self._writing() as db:
             r = db.execute(
-                "SELECT id, name, metadata, created_at FROM spaces WHERE id = ?", (space_id,)
+                f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,)
             ).fetchone()
             if r is None:
                 return None
             space = _space(r)
             space.update(mutate(space))
             db.execute(
-                "UPDATE spaces SET name = ?, metadata = ? WHERE id = ?",
-                (space["name"], _dumps(space["metadata"]), space_id),
+                "UPDATE spaces SET name = ?, metadata = ?, default_thread_ttl_seconds = ?"
+                " WHERE id = ?",
+                (
+                    space["name"],
+                    _dumps(space["metadata"]),
+                    space["default_thread_ttl_seconds"],
+                    space_id,
+                ),
             )
         return space
 
     async def delete_space(self, space_id: str, force: bool) -> bool:
         with self._writing() as db:
             if not force:
-                busy = db.execute("SELECT 1 FROM threads WHERE space_id = ? LIMIT 1", (space_id,))
+                # Expired threads do not count: they are gone already.
+                busy = db.execute(
+                    f"SELECT 1 FROM threads WHERE space_id = ? AND {LIVE} LIMIT 1",
+                    (space_id, _now()),
+                )
                 if busy.fetchone() is not None:
                     raise Conflict(
                         f"space {space_id!r} still has threads; delete with force=true to "

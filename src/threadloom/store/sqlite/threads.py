@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -9,24 +10,28 @@ from typing import Any
 from ...errors import AlreadyExists, NotFound
 from ...models import MessageCreate, ThreadCreate
 from ..base import (
+    PURGE_BATCH,
     THREAD_COLUMNS_UPDATABLE,
     PageSlice,
     Row,
     ThreadMutation,
     ThreadQuery,
+    expiry_of,
+    format_ts,
     keyset_plan,
     like_pattern,
     new_thread_row,
     slice_page,
+    utc_now,
 )
-from .connection import SQLiteBase, _dumps, _loads, _now
+from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 from .messages import _insert_messages
 
 __all__ = ["ThreadStoreMixin"]
 
 _THREAD_COLUMNS = (
     "pk, space_id, id, title, owner_id, public, status, metadata, state, state_version,"
-    " role_mapping, message_count, created_at, updated_at, archived_at"
+    " role_mapping, message_count, created_at, updated_at, archived_at, expires_at"
 )
 _JSON_COLUMNS = frozenset({"metadata", "role_mapping"})
 
@@ -48,7 +53,13 @@ def _thread(r: Sequence[Any]) -> Row:
         "created_at": r[12],
         "updated_at": r[13],
         "archived_at": r[14],
+        "expires_at": r[15],
     }
+
+
+def _live_count(expiries: list[tuple[str | None]], now: str) -> int:
+    """How many of the deleted threads (their ``expires_at``) had not expired."""
+    return sum(1 for (at,) in expiries if at is None or at > now)
 
 
 class ThreadStoreMixin(SQLiteBase):
@@ -61,37 +72,53 @@ class ThreadStoreMixin(SQLiteBase):
         thread: ThreadCreate,
         messages: Sequence[MessageCreate],
     ) -> tuple[Row, list[Row]]:
-        now = _now()
+        moment = utc_now()
+        now = format_ts(moment)
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
         with self._writing() as db:
-            if db.execute("SELECT 1 FROM spaces WHERE id = ?", (space_id,)).fetchone() is None:
+            space = db.execute(
+                "SELECT default_thread_ttl_seconds FROM spaces WHERE id = ?", (space_id,)
+            ).fetchone()
+            if space is None:
                 raise NotFound(f"space {space_id!r} does not exist")
+            expiry = expiry_of(moment, thread.ttl_seconds or space[0])
+            expires_at = format_ts(expiry) if expiry is not None else None
+            values = (
+                space_id,
+                thread_id,
+                thread.title,
+                thread.owner_id,
+                thread.public,
+                _dumps(thread.metadata),
+                _dumps(thread.state),
+                version,
+                now if version else None,
+                _dumps(role_mapping),
+                len(messages),
+                len(messages),
+                now,
+                now,
+                expires_at,
+            )
+            insert = (
+                "INSERT INTO threads (space_id, id, title, owner_id, public, status, metadata,"
+                " state, state_version, state_updated_at, role_mapping, message_count,"
+                " last_seq, created_at, updated_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            )
             try:
-                cur = db.execute(
-                    "INSERT INTO threads (space_id, id, title, owner_id, public, status, metadata,"
-                    " state, state_version, state_updated_at, role_mapping, message_count,"
-                    " last_seq, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        space_id,
-                        thread_id,
-                        thread.title,
-                        thread.owner_id,
-                        thread.public,
-                        _dumps(thread.metadata),
-                        _dumps(thread.state),
-                        version,
-                        now if version else None,
-                        _dumps(role_mapping),
-                        len(messages),
-                        len(messages),
-                        now,
-                        now,
-                    ),
-                )
+                cur = db.execute(insert, values)
             except sqlite3.IntegrityError as exc:
-                raise AlreadyExists(f"thread {thread_id!r} already exists") from exc
+                # The id may belong to a thread that expired and is not swept yet: it is
+                # gone, so the id is free.
+                gone = db.execute(
+                    "DELETE FROM threads WHERE space_id = ? AND id = ? AND expires_at <= ?",
+                    (space_id, thread_id, now),
+                )
+                if gone.rowcount == 0:
+                    raise AlreadyExists(f"thread {thread_id!r} already exists") from exc
+                cur = db.execute(insert, values)
             pk = cur.lastrowid
             assert pk is not None
             stored = _insert_messages(db, pk, thread_id, 0, messages, now)
@@ -103,14 +130,15 @@ class ThreadStoreMixin(SQLiteBase):
             role_mapping=role_mapping,
             message_count=len(stored),
             now=now,
+            expires_at=expires_at,
         )
         return row, stored
 
     async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
         with self._reading() as db:
             r = db.execute(
-                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ?",
-                (space_id, thread_id),
+                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+                (space_id, thread_id, _now()),
             ).fetchone()
         return _thread(r) if r else None
 
@@ -118,8 +146,8 @@ class ThreadStoreMixin(SQLiteBase):
         plan = keyset_plan(
             query.order, has_after=query.after is not None, has_before=query.before is not None
         )
-        where: list[str] = ["space_id = ?"]
-        args: list[Any] = [space_id]
+        where: list[str] = ["space_id = ?", LIVE]
+        args: list[Any] = [space_id, _now()]
         if query.status != "all":
             where.append("status = ?")
             args.append(query.status)
@@ -160,8 +188,8 @@ class ThreadStoreMixin(SQLiteBase):
     ) -> Row | None:
         with self._writing() as db:
             r = db.execute(
-                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ?",
-                (space_id, thread_id),
+                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+                (space_id, thread_id, _now()),
             ).fetchone()
             if r is None:
                 return None
@@ -178,8 +206,35 @@ class ThreadStoreMixin(SQLiteBase):
         return row
 
     async def purge_thread(self, space_id: str, thread_id: str) -> bool:
+        now = _now()
+        with self._writing() as db:
+            # An expired thread is deleted too, but it was missing already.
+            gone = db.execute(
+                "DELETE FROM threads WHERE space_id = ? AND id = ? RETURNING expires_at",
+                (space_id, thread_id),
+            ).fetchall()
+        return _live_count(gone, now) > 0
+
+    async def purge_owner(self, space_id: str, owner_id: str) -> int:
+        deleted = 0
+        while True:
+            now = _now()
+            with self._writing() as db:
+                gone = db.execute(
+                    "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads"
+                    " WHERE space_id = ? AND owner_id = ? LIMIT ?) RETURNING expires_at",
+                    (space_id, owner_id, PURGE_BATCH),
+                ).fetchall()
+            deleted += _live_count(gone, now)
+            if not gone:
+                return deleted
+            await asyncio.sleep(0)  # let other requests run between two batches
+
+    async def sweep_expired(self, limit: int) -> int:
         with self._writing() as db:
             cur = db.execute(
-                "DELETE FROM threads WHERE space_id = ? AND id = ?", (space_id, thread_id)
+                "DELETE FROM threads WHERE pk IN (SELECT pk FROM threads"
+                " WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?)",
+                (_now(), limit),
             )
-            return cur.rowcount > 0
+            return cur.rowcount
