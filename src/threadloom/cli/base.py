@@ -40,6 +40,7 @@ __all__ = [
     "Field",
     "Group",
     "commands",
+    "describe_error",
     "err",
     "examples",
     "fail",
@@ -49,6 +50,7 @@ __all__ = [
     "print_list",
     "print_record",
     "print_table",
+    "report_line",
     "usage_error",
     "when",
 ]
@@ -85,13 +87,13 @@ def examples(*commands: str) -> str:
     return "**Examples**\n\n```\n" + "\n".join(commands) + "\n```"
 
 
-def _report(message: str) -> None:
+def report_line(message: str) -> None:
     """One line on stderr, never wrapped and never read as markup."""
     err.print("[bold red]error:[/] ", end="", highlight=False)
     err.print(" ".join(message.split()), markup=False, highlight=False)
 
 
-def _describe(exc: Exception) -> tuple[str, int] | None:
+def describe_error(exc: Exception) -> tuple[str, int] | None:
     """The line and exit status for an exception, or None for a bug."""
     if isinstance(exc, ThreadloomError):
         return exc.detail, 1
@@ -132,7 +134,7 @@ class Group(TyperGroup):
         except typer.Abort:
             _exit("aborted", 1)
         except Exception as exc:
-            described = _describe(exc)
+            described = describe_error(exc)
             if described is None:
                 if os.environ.get("THREADLOOM_DEBUG"):
                     raise
@@ -142,7 +144,7 @@ class Group(TyperGroup):
 
 
 def _exit(message: str, code: int) -> NoReturn:
-    _report(message)
+    report_line(message)
     sys.exit(code)
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..models import Assistant, Message
-from .base import _describe, _report, err, out
+from .base import describe_error, err, out, report_line
 
 try:  # newer typers vendor click: its exceptions are the ones typer raises
     from typer._click.exceptions import ClickException
@@ -73,9 +73,9 @@ def report_error(exc: Exception) -> None:
     """One line for a failure the user can act on, as ``Group`` reports a command's; a bug
     is raised (and ends the chat through ``Group``)."""
     if isinstance(exc, ClickException):
-        _report(exc.format_message())
+        report_line(exc.format_message())
         return
-    described = _describe(exc)
+    described = describe_error(exc)
     if described is None:
         raise exc
-    _report(described[0])
+    report_line(described[0])

@@ -50,23 +50,6 @@ THREAD_COLUMNS_UPDATABLE = frozenset(
 PURGE_BATCH = 500
 """Threads deleted per transaction when purging an owner: one huge owner never holds one
 giant transaction."""
-ASSISTANT_COLUMNS_UPDATABLE = frozenset(
-    {
-        "name",
-        "provider",
-        "model",
-        "system_prompt",
-        "temperature",
-        "max_tokens",
-        "context_tokens",
-        "private",
-        "grants",
-        "unlock_salt",
-        "unlock_hash",
-        "unlock_words",
-        "metadata",
-    }
-)
 UNLOCKABLE_ASSISTANTS_MAX = 100
 
 
@@ -218,6 +201,12 @@ ASSISTANT_COLUMNS = (
     "created_at",
     "updated_at",
 )
+ASSISTANT_COLUMNS_UPDATABLE = frozenset(ASSISTANT_COLUMNS) - {
+    "space_id",
+    "id",
+    "created_at",
+    "updated_at",
+}
 
 
 def new_assistant_row(space_id: str, fields: Row, now: str) -> Row:
