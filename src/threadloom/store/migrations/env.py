@@ -7,7 +7,6 @@ import asyncio
 import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from threadloom.store.schema import metadata
 
@@ -29,6 +28,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
+    # Imported here: SQLAlchemy's asyncio layer needs greenlet, which only the `postgres`
+    # extra installs; SQLite migrations run without it.
+    from sqlalchemy.ext.asyncio import create_async_engine
+
     engine = create_async_engine(url, poolclass=sa.pool.NullPool)
     try:
         async with engine.connect() as connection:
