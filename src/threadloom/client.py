@@ -37,7 +37,7 @@ from ._client.endpoints import (
     ThreadEndpoints,
     ThreadFields,
 )
-from ._client.streams import StreamCall, parse_events
+from ._client.streams import EventParser, StreamCall, parse_events
 from .models import Page
 
 __all__ = [
@@ -188,16 +188,12 @@ class AsyncClient(
             if not response.is_success:
                 await response.aread()
                 raise error_from_response(response)
-            lines: list[str] = []
+            parser = EventParser()
             async for line in response.aiter_lines():
-                lines.append(line)
-                if line:
-                    continue
-                for event in parse_events(iter(lines)):
-                    item = stream.convert(event)
-                    if item is not None:
-                        yield item
-                lines.clear()
+                event = parser.feed(line)
+                item = stream.convert(event) if event is not None else None
+                if item is not None:
+                    yield item
         finally:
             await response.aclose()
 

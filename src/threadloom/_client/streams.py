@@ -22,6 +22,7 @@ from .calls import AsyncAPI, Call, SyncAPI, _Descriptor
 __all__ = [
     "STREAM_READ_TIMEOUT",
     "ChatEvent",
+    "EventParser",
     "LiveEvent",
     "ServerSentEvent",
     "StreamCall",
@@ -44,28 +45,45 @@ class ServerSentEvent:
     id: str | None = None
 
 
-def parse_events(lines: Iterator[str]) -> Iterator[ServerSentEvent]:
-    """The events of an ``text/event-stream`` body, given its lines (comments skipped)."""
-    name, event_id = "message", None
-    data: list[str] = []
-    for line in lines:
+class EventParser:
+    """Reads a ``text/event-stream`` body a line at a time (comments are skipped)."""
+
+    def __init__(self) -> None:
+        self._name = "message"
+        self._id: str | None = None
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> ServerSentEvent | None:
+        """The event that ``line`` completes, if it does."""
         if not line:
-            if data:
-                yield ServerSentEvent(name, "\n".join(data), event_id)
-            name, event_id, data = "message", None, []
-        elif line.startswith(":"):
-            continue
-        else:
-            key, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if key == "event":
-                name = value
-            elif key == "data":
-                data.append(value)
-            elif key == "id":
-                event_id = value
-    if data:
-        yield ServerSentEvent(name, "\n".join(data), event_id)
+            return self.end()
+        if line.startswith(":"):
+            return None
+        key, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if key == "event":
+            self._name = value
+        elif key == "data":
+            self._data.append(value)
+        elif key == "id":
+            self._id = value
+        return None
+
+    def end(self) -> ServerSentEvent | None:
+        """The event still being read when the body ends (or a blank line comes)."""
+        event = ServerSentEvent(self._name, "\n".join(self._data), self._id) if self._data else None
+        self._name, self._id, self._data = "message", None, []
+        return event
+
+
+def parse_events(lines: Iterator[str]) -> Iterator[ServerSentEvent]:
+    """The events of an ``text/event-stream`` body, given its lines."""
+    parser = EventParser()
+    for line in lines:
+        if (event := parser.feed(line)) is not None:
+            yield event
+    if (event := parser.end()) is not None:
+        yield event
 
 
 @dataclass(frozen=True, slots=True)
