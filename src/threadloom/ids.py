@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import time
@@ -12,7 +11,11 @@ __all__ = ["ID_PATTERN", "is_valid_id", "new_id"]
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 _ID_RE = re.compile(ID_PATTERN)
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
-_CROCKFORD = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", _ALPHABET.encode())
+_RANDOM_CHARS = 16
+"""80 random bits: one base32 character (5 bits) from each of 16 random bytes."""
+_BYTE_TO_CHAR = bytes(ord(_ALPHABET[byte & 31]) for byte in range(256))
+"""A byte's low 5 bits as its character: 256 is a multiple of 32, so a uniformly random
+byte gives a uniformly random character."""
 _clock: tuple[int, str] = (-1, "")
 
 
@@ -27,13 +30,14 @@ def _time_part(millis: int) -> str:
 def new_id(prefix: str) -> str:
     """A ULID-like id: 48 bits of milliseconds then 80 random bits in lower-case Crockford
     base32, e.g. ``msg_01j...``. It is on the append path, so the time part is computed once
-    a millisecond and the random part by ``base64.b32encode`` (80 bits: 16 characters)."""
+    a millisecond and the random part with one ``bytes.translate`` of ``os.urandom`` bytes."""
     global _clock
     millis = time.time_ns() // 1_000_000
-    if _clock[0] != millis:
-        _clock = (millis, _time_part(millis))
-    random_part = base64.b32encode(os.urandom(10)).translate(_CROCKFORD).decode()
-    return f"{prefix}_{_clock[1]}{random_part}"
+    clock = _clock  # one read: another thread may replace it meanwhile
+    if clock[0] != millis:
+        clock = _clock = (millis, _time_part(millis))
+    random_part = os.urandom(_RANDOM_CHARS).translate(_BYTE_TO_CHAR).decode()
+    return f"{prefix}_{clock[1]}{random_part}"
 
 
 def is_valid_id(value: str) -> bool:
