@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from ..ids import new_id
-from ..store.base import format_ts, utc_now
+from ..store.base import now_ts
 
 __all__ = [
     "Event",
@@ -178,7 +178,7 @@ class EventHub:
         """Send an event to every subscriber in every process. Never blocks the writer."""
         if not self._started:
             return
-        event = Event(new_id("evt"), type_, space_id, thread_id, data, format_ts(utc_now()))
+        event = Event(new_id("evt"), type_, space_id, thread_id, data, now_ts())
         try:
             self.transport.send(event)
         except Exception:  # events are best effort; the write already happened

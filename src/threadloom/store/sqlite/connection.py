@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from ...errors import NotFound, ServiceUnavailable
-from ..base import format_ts, utc_now
+from ..base import now_ts
 
 __all__ = ["SQLiteBase"]
 
@@ -29,8 +29,7 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _now() -> str:
-    return format_ts(utc_now())
+_now = now_ts
 
 
 class SQLiteBase:
