@@ -18,6 +18,7 @@ from ..core.services import Services
 from ..errors import ServiceUnavailable
 from ..store import create_store
 from ..store.migrate import migrate
+from .hot import HotRoutes, hot_routes_of
 from .metrics import instrument_store, process_stopped, record_llm_usage
 from .metrics import router as metrics_router
 from .middleware import BodyLimitMiddleware
@@ -168,11 +169,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_problem_handlers(app)
-    # Routes are matched in order: the hottest (messages, state, threads) go first.
+    # Routes are matched in order: the hottest (messages, state, threads) go first, and the
+    # hot path serves most of their endpoints without FastAPI's per-request work (hot.py).
+    hot_routers = (messages.router, state.router, threads.router)
     for router in (
-        messages.router,
-        state.router,
-        threads.router,
+        *hot_routers,
         spaces.router,
         keys.router,
         legacy.router,
@@ -187,6 +188,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     if settings.metrics_enabled:
         app.include_router(metrics_router)
+    # Innermost, so the body limit, CORS and the request id apply to hot requests too.
+    app.add_middleware(
+        HotRoutes, routes=hot_routes_of(hot_routers), handlers=app.exception_handlers
+    )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.request_body_bytes)
     if settings.cors_origins:
         wildcard = "*" in settings.cors_origins

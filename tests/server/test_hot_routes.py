@@ -1,0 +1,366 @@
+"""The hot path (server/hot.py) answers exactly as FastAPI would, and takes the requests it
+should: the same script of requests, regular and irregular, runs against the app and against
+the same app without the hot path, and every answer must match."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from threadloom.config import Limits, Settings
+from threadloom.server.app import create_app
+from threadloom.server.hot import HotRoutes, hot_routes_of
+from threadloom.server.routers import messages, state, threads
+
+pytestmark = pytest.mark.anyio
+
+THREADS = "/v1/spaces/default/threads"
+Request = tuple[str, str, dict[str, Any]]
+
+
+class CountingApp:
+    """Stands between the hot path and FastAPI, counting what reaches FastAPI."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.calls = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            self.calls += 1
+        await self.app(scope, receive, send)
+
+
+def _hot_layer(app: FastAPI) -> HotRoutes:
+    layer: Any = app.middleware_stack
+    while not isinstance(layer, HotRoutes):
+        layer = layer.app
+    return layer
+
+
+@asynccontextmanager
+async def _client(
+    template: Path, tmp: Path, name: str, hot: bool, *, with_key: bool = False, **overrides: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, CountingApp | None]]:
+    path = tmp / f"{name}.db"
+    shutil.copy(template, path)
+    settings = Settings(
+        database_url=f"sqlite:///{path}",
+        migrate_on_start=False,
+        _env_file=None,  # type: ignore[call-arg]
+        **overrides,
+    )
+    app = create_app(settings)
+    if not hot:
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
+    async with app.router.lifespan_context(app):
+        if with_key:  # from then on every request needs one
+            await app.state.services.keys.create("admin", None, "root")
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            await client.get("/healthz")  # builds the middleware stack
+            counter = None
+            if hot:
+                layer = _hot_layer(app)
+                counter = CountingApp(layer.app)
+                layer.app = counter
+            yield client, counter
+
+
+# Times, and the thread list's cursors (which hold times).
+_VOLATILE = {"created_at", "updated_at", "archived_at", "expires_at", "first_id", "last_id"}
+
+
+def _normal(value: Any) -> Any:
+    """The answer without what differs between two runs (times, generated ids)."""
+    if isinstance(value, dict):
+        return {
+            key: "<volatile>"
+            if key in _VOLATILE or (key == "id" and str(value.get(key, "")).startswith("msg_"))
+            else _normal(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_normal(item) for item in value]
+    return value
+
+
+async def _answer(client: httpx.AsyncClient, method: str, path: str, **kwargs: Any) -> Any:
+    response = await client.request(method, path, **kwargs)
+    body: Any = response.content
+    if response.headers.get("content-type", "").endswith("json") and response.content:
+        body = _normal(response.json())
+    headers = {
+        name: response.headers.get(name)
+        for name in ("content-type", "etag", "idempotent-replayed", "www-authenticate", "allow")
+    }
+    return response.status_code, headers, body
+
+
+REGULAR: list[Request] = [
+    ("POST", THREADS, {"json": {"id": "t1", "title": "first", "metadata": {"k": "v"}}}),
+    ("POST", THREADS, {"json": {"id": "t2", "title": "second"}}),
+    ("POST", f"{THREADS}/t1/messages", {"json": {"role": "user", "content": "hello"}}),
+    (
+        "POST",
+        f"{THREADS}/t1/messages",
+        {"json": {"content": "again", "private": True}, "headers": {"Idempotency-Key": "k1"}},
+    ),
+    (
+        "POST",
+        f"{THREADS}/t1/messages",
+        {"json": {"content": "again", "private": True}, "headers": {"Idempotency-Key": "k1"}},
+    ),
+    (
+        "POST",
+        f"{THREADS}/t1/messages/batch",
+        {"json": {"messages": [{"content": "a"}, {"role": "assistant", "content": "b"}]}},
+    ),
+    ("GET", f"{THREADS}/t1/messages", {}),
+    ("GET", f"{THREADS}/t1/messages?order=desc&limit=2&include_private=true", {}),
+    ("GET", f"{THREADS}/t1/messages?role=assistant", {}),
+    ("GET", f"{THREADS}/t1", {}),
+    ("GET", f"{THREADS}?limit=1&order=asc", {}),
+    ("GET", f"{THREADS}?metadata[k]=v", {}),
+    ("PATCH", f"{THREADS}/t2", {"json": {"title": "renamed", "metadata": {"a": 1}}}),
+    ("PUT", f"{THREADS}/t1/state", {"json": {"state": {"step": 1}}}),
+    (
+        "PUT",
+        f"{THREADS}/t1/state",
+        {"json": {"state": {"step": 2}}, "headers": {"If-Match": '"1"'}},
+    ),
+    ("GET", f"{THREADS}/t1/state", {}),
+    ("GET", f"{THREADS}/t1/state/history", {}),
+    (
+        "POST",
+        f"{THREADS}/messages",
+        {"json": {"thread": {"id": "t3"}, "message": {"content": "x"}}},
+    ),
+    ("POST", f"{THREADS}/t3/restore", {}),
+]
+
+# Errors the endpoints raise: answered on the hot path by the app's handlers.
+RAISED: list[Request] = [
+    ("GET", f"{THREADS}/nope", {}),
+    ("GET", f"{THREADS}/nope/messages", {}),
+    ("POST", f"{THREADS}/nope/messages", {"json": {"content": "x"}}),
+    ("PUT", f"{THREADS}/t1/state", {"json": {"state": 3}, "headers": {"If-Match": '"99"'}}),
+    ("POST", THREADS, {"json": {"id": "t1"}}),
+    (
+        "POST",
+        f"{THREADS}/t1/messages",
+        {"json": {"content": "other body"}, "headers": {"Idempotency-Key": "k1"}},
+    ),
+    ("GET", "/v1/spaces/elsewhere/threads/t1", {}),
+    ("GET", f"{THREADS}/t1/messages?after=garbage", {}),
+]
+
+# Irregular requests: the hot path hands them to FastAPI.
+DECLINED: list[Request] = [
+    ("POST", f"{THREADS}/t1/messages", {"content": b"{not json"}),
+    ("POST", f"{THREADS}/t1/messages", {"json": {"content": 5}}),
+    ("POST", f"{THREADS}/t1/messages", {"json": {"content": "x", "unknown": 1}}),
+    ("POST", f"{THREADS}/t1/messages", {}),
+    (
+        "POST",
+        f"{THREADS}/t1/messages",
+        {"content": b'{"content": "x"}', "headers": {"Content-Type": "text/plain"}},
+    ),
+    ("GET", f"{THREADS}/t1/messages?limit=1000", {}),
+    ("GET", f"{THREADS}/t1/messages?order=sideways", {}),
+    ("GET", f"{THREADS}/{'x' * 200}", {}),
+    ("GET", f"{THREADS}/bad%20id/messages", {}),
+    ("PUT", f"{THREADS}/t1/state", {"json": {"nostate": 1}}),
+]
+
+# Not hot at all: FastAPI's routes, reached through the hot path's routers.
+NOT_HOT: list[Request] = [
+    (
+        "PATCH",
+        f"{THREADS}/t1/state",
+        {
+            "content": b'{"more": true}',
+            "headers": {"Content-Type": "application/merge-patch+json"},
+        },
+    ),
+    ("DELETE", f"{THREADS}/t3", {}),
+    ("DELETE", f"{THREADS}/t2?purge=true", {}),
+    ("PUT", f"{THREADS}/t1/messages", {"json": {}}),
+    ("GET", "/v1/spaces/default", {}),
+]
+
+
+async def _run_both(
+    sqlite_template: Path, tmp_path: Path, script: list[Request], **overrides: Any
+) -> tuple[list[Any], list[Any], list[int]]:
+    """Answers of the app with and without the hot path, and how many requests of each step
+    reached FastAPI behind the hot path."""
+    hot_answers, plain_answers, reached = [], [], []
+    async with _client(sqlite_template, tmp_path, "hot", True, **overrides) as (hot, counter):
+        async with _client(sqlite_template, tmp_path, "plain", False, **overrides) as (plain, _):
+            assert counter is not None
+            for method, path, kwargs in script:
+                before = counter.calls
+                hot_answers.append(await _answer(hot, method, path, **kwargs))
+                reached.append(counter.calls - before)
+                plain_answers.append(await _answer(plain, method, path, **kwargs))
+    return hot_answers, plain_answers, reached
+
+
+async def test_the_hot_path_answers_as_fastapi_does(sqlite_template: Path, tmp_path: Path) -> None:
+    script = REGULAR + RAISED + DECLINED + NOT_HOT
+    hot, plain, reached = await _run_both(sqlite_template, tmp_path, script)
+    for step, (a, b) in enumerate(zip(hot, plain, strict=True)):
+        assert a == b, f"step {step}: {script[step][:2]}"
+    regular_and_raised = len(REGULAR) + len(RAISED)
+    assert reached[:regular_and_raised] == [0] * regular_and_raised
+    assert reached[regular_and_raised:] == [1] * (len(DECLINED) + len(NOT_HOT))
+    # The script did what it says: writes, replays, errors and declines all happened.
+    statuses = [answer[0] for answer in hot]
+    writes = [201] * 6  # two threads, three appends (one replayed), a batch
+    reads = [200] * 6
+    changes = [200] * 5 + [201, 200]  # patch, two puts, state, history; new thread, restore
+    assert statuses[: len(REGULAR)] == writes + reads + changes
+    assert hot[4][1]["idempotent-replayed"] == "true"
+    assert statuses[len(REGULAR) : regular_and_raised] == [404, 404, 404, 412, 409, 422, 404, 422]
+    declined = statuses[regular_and_raised : regular_and_raised + len(DECLINED)]
+    assert declined == [422] * len(DECLINED)
+    # Merge patch, archive, purge, a method no route has here (405), a space.
+    assert statuses[-len(NOT_HOT) :] == [200, 200, 204, 405, 200]
+    assert hot[-2][1]["allow"] == "GET, POST"
+
+
+async def test_a_missing_key_is_answered_on_the_hot_path(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    script: list[Request] = [
+        ("GET", f"{THREADS}/t1/messages", {}),
+        ("POST", f"{THREADS}/t1/messages", {"json": {"content": "x"}}),
+        ("GET", f"{THREADS}/t1", {"headers": {"X-API-Key": "tl_wrong"}}),
+    ]
+    hot, plain, reached = await _run_both(sqlite_template, tmp_path, script, with_key=True)
+    assert hot == plain
+    assert [answer[0] for answer in hot] == [401, 401, 401]
+    assert hot[0][1]["www-authenticate"] is not None
+    assert reached == [0, 0, 0]
+
+
+async def test_an_unexpected_error_is_a_bare_500(
+    sqlite_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _client(sqlite_template, tmp_path, "hot", True) as (client, counter):
+        await client.post(THREADS, json={"id": "t1"})
+
+        async def broken(*_args: Any, **_kwargs: Any) -> Any:
+            raise RuntimeError("secret internals")
+
+        services = client._transport.app.state.services  # type: ignore[attr-defined]
+        monkeypatch.setattr(services.threads, "append", broken)
+        response = await client.post(f"{THREADS}/t1/messages", json={"content": "x"})
+        assert counter is not None
+        assert counter.calls == 0
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("internal-error")
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+    assert response.headers["x-request-id"]
+
+
+async def test_a_body_over_the_limit_without_a_length_is_413_and_writes_nothing(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    limit = 2048
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"content": "'
+        for _ in range(10):
+            yield b"x" * 512
+        yield b'"}'
+
+    limits = Limits(request_body_bytes=limit, _env_file=None)  # type: ignore[call-arg]
+    async with _client(sqlite_template, tmp_path, "hot", True, limits=limits) as (client, counter):
+        await client.post(THREADS, json={"id": "t1"})
+        response = await client.post(f"{THREADS}/t1/messages", content=chunks())
+        page = (await client.get(f"{THREADS}/t1/messages")).json()
+        assert counter is not None
+        assert counter.calls == 0
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert page["data"] == []
+
+
+async def test_a_client_gone_before_its_body_gets_no_answer_and_writes_nothing(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    async with _client(sqlite_template, tmp_path, "hot", True) as (client, _):
+        await client.post(THREADS, json={"id": "t1"})
+        app = client._transport.app  # type: ignore[attr-defined]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": f"{THREADS}/t1/messages",
+            "raw_path": f"{THREADS}/t1/messages".encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(b"host", b"localhost"), (b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 80),
+            "state": {},
+        }
+        await app(scope, receive, send)
+        page = (await client.get(f"{THREADS}/t1/messages")).json()
+    assert not [m for m in sent if m["type"] == "http.response.start" and m["status"] == 201]
+    assert page["data"] == []
+
+
+def test_the_hot_endpoints_are_the_ones_named() -> None:
+    routes = hot_routes_of((messages.router, state.router, threads.router))
+    hot = {route.route.endpoint.__name__ for route in routes if route.hot}
+    assert hot == {
+        "list_messages",
+        "append_message",
+        "append_messages",
+        "get_state",
+        "put_state",
+        "state_history",
+        "create_thread",
+        "create_thread_with_message",
+        "list_threads",
+        "get_thread",
+        "update_thread",
+        "restore_thread",
+    }
+    # A merge patch body and a plain query parameter are FastAPI's to read.
+    cold = {route.route.endpoint.__name__ for route in routes if not route.hot}
+    assert cold == {"patch_state", "delete_thread"}
+
+
+async def test_hot_requests_are_measured_under_their_route(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    async with _client(sqlite_template, tmp_path, "hot", True) as (client, _):
+        await client.post(THREADS, json={"id": "t1"})
+        await client.get(f"{THREADS}/t1/messages")
+        metrics = (await client.get("/metrics")).text
+    assert 'route="/v1/spaces/{space_id}/threads/{thread_id}/messages"' in metrics
+    assert 'route="/v1/spaces/{space_id}/threads"' in metrics
