@@ -148,6 +148,11 @@ class LocalStore:
     def __repr__(self) -> str:
         return f"LocalStore(backend={self.backend!r})"
 
+    @property
+    def closed(self) -> bool:
+        """Closed by ``close()`` (or ``close_all()``): ``store_for`` gives a new store."""
+        return self._closed
+
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """The result of one service (or store) coroutine, run to its end."""
         if self._loop is None:

@@ -4,6 +4,8 @@ closed by ``close_all``, safe to share between threads and usable from async cod
 from __future__ import annotations
 
 import asyncio
+import copy
+import pickle
 import threading
 from pathlib import Path
 
@@ -96,3 +98,31 @@ def test_a_sqlite_call_that_suspends_is_refused(sqlite_url: str) -> None:
     store = local.store_for(sqlite_url)
     with pytest.raises(RuntimeError, match="suspended"):
         store.run(asyncio.sleep(0))
+
+
+@pytest.mark.usefixtures("local_db")
+def test_a_thread_keeps_working_after_its_store_is_closed() -> None:
+    thread = RoleThread()
+    thread.post("user", "before")
+    first = local.store_for()
+    local.close_all()
+    assert first.closed
+    thread.post("user", "after")  # opens the database again
+    assert local.store_for() is not first
+    assert not local.store_for().closed
+    assert [message.text for message in thread.messages()] == ["before", "after"]
+
+
+@pytest.mark.usefixtures("local_db")
+def test_a_thread_survives_copy_and_pickle() -> None:
+    thread = RoleThread()
+    thread.post("user", "original")
+    copied = copy.deepcopy(thread)
+    copied.post("user", "from the copy")
+    unpickled = pickle.loads(pickle.dumps(thread))
+    unpickled.post("user", "from the pickle")
+    assert [message.text for message in thread.messages()] == [
+        "original",
+        "from the copy",
+        "from the pickle",
+    ]

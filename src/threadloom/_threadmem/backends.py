@@ -82,6 +82,7 @@ class LocalBackend:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._store: LocalStore | None = None
 
     @classmethod
     def default(cls) -> LocalBackend:
@@ -91,9 +92,18 @@ class LocalBackend:
 
     @property
     def _local(self) -> LocalStore:
-        from .. import local
+        """The open store of ``url``, kept between calls and looked up again once it is
+        closed (``local.close_all()``: the next use opens the database again)."""
+        store = self._store
+        if store is None or store.closed:
+            from .. import local
 
-        return local.store_for(self.url)
+            store = self._store = local.store_for(self.url)
+        return store
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Copies and pickles keep the URL only and look the open store up again."""
+        return {"url": self.url, "_store": None}
 
     def create_thread(self, fields: ThreadCreate) -> Row:
         local = self._local
