@@ -25,6 +25,7 @@ from threadloom.config import Settings
 from threadloom.logs import JsonFormatter, RequestIdFilter, TextFormatter, request_id_var
 from threadloom.server import metrics
 from threadloom.server.app import create_app
+from threadloom.server.observability import new_request_id
 from threadloom.store.urls import backend_of
 
 pytestmark = pytest.mark.anyio
@@ -67,6 +68,11 @@ class TestRequestId:
         ids = [first.headers["x-request-id"], second.headers["x-request-id"]]
         assert all(GENERATED_ID.fullmatch(i) for i in ids)
         assert ids[0] != ids[1]
+
+    def test_generated_ids_do_not_repeat(self) -> None:
+        ids = [new_request_id() for _ in range(20_000)]
+        assert len(set(ids)) == len(ids)
+        assert len({i[:8] for i in ids}) == 1  # one process, one random prefix
 
     @pytest.mark.parametrize("incoming", ["abc-123", "trace:1/2=3;x", "x" * 128])
     async def test_a_valid_incoming_id_is_echoed(

@@ -7,9 +7,10 @@ the request runs, so every log line written for the request carries it.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
-import secrets
 from time import perf_counter
 from typing import Any
 
@@ -24,6 +25,21 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER = b"x-request-id"
 _VALID_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 access_log = logging.getLogger(ACCESS_LOGGER)
+_id_prefix = os.urandom(4).hex()
+_id_numbers = itertools.count(1)
+
+
+def _new_process() -> None:
+    global _id_prefix
+    _id_prefix = os.urandom(4).hex()
+
+
+os.register_at_fork(after_in_child=_new_process)
+
+
+def new_request_id() -> bytes:
+    """16 hex digits: 8 random per process, then a counter (unique, cheap, not a secret)."""
+    return f"{_id_prefix}{next(_id_numbers) & 0xFFFFFFFF:08x}".encode()
 
 
 def _route_of(scope: Scope) -> str | None:
@@ -55,7 +71,7 @@ class ObservabilityMiddleware:
                     request_id = value
                 break
         if request_id is None:
-            request_id = secrets.token_hex(8).encode()
+            request_id = new_request_id()
         request_id_var.set(request_id.decode())
         status = 500
 
