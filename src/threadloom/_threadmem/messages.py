@@ -75,15 +75,16 @@ class RoleMessage:
     # storing --------------------------------------------------------------------------
 
     def to_create(self) -> MessageCreate:
-        """The native append body (keeping this message's id)."""
-        return MessageCreate(
-            id=self.id,
-            role=self.role,
-            content=self.text,
-            images=self.images,
-            private=bool(self.private),
-            metadata=self.metadata or {},
-        )
+        """The native append body (keeping this message's id), validated. Fields equal to
+        their defaults are left out: they validate to the same values, for less."""
+        fields: dict[str, Any] = {"id": self.id, "role": self.role, "content": self.text}
+        if self.images != []:
+            fields["images"] = self.images
+        if self.private:
+            fields["private"] = True
+        if self.metadata:
+            fields["metadata"] = self.metadata
+        return MessageCreate.model_validate(fields)
 
     @classmethod
     def from_row(cls, row: Row) -> RoleMessage:
