@@ -51,28 +51,40 @@ class LimitChecker:
 
     def content(self, text: str, loc: Sequence[str | int]) -> None:
         if len(text) > self.limits.message_content_chars:
-            raise _too_large(
-                loc,
-                f"the content is {len(text)} characters; "
-                f"the limit is {self.limits.message_content_chars}",
-            )
+            raise self._content_too_large(text, loc)
+
+    def _content_too_large(self, text: str, loc: Sequence[str | int]) -> PayloadTooLarge:
+        return _too_large(
+            loc,
+            f"the content is {len(text)} characters; "
+            f"the limit is {self.limits.message_content_chars}",
+        )
 
     def message(self, message: MessageCreate, loc: Sequence[str | int] = ()) -> None:
+        """Every limit on one message. It is on the append path: a message within them
+        costs a few comparisons, and the location of a failure is built only for one."""
         limits = self.limits
-        self.content(message.content, (*loc, "content"))
-        if len(message.images) > limits.images_per_message:
+        if len(message.content) > limits.message_content_chars:
+            raise self._content_too_large(message.content, (*loc, "content"))
+        if message.images:
+            self._images(message.images, loc)
+        if message.metadata:
+            self.json_value(message.metadata, (*loc, "metadata"), limits.metadata_bytes)
+
+    def _images(self, images: Sequence[str], loc: Sequence[str | int]) -> None:
+        limits = self.limits
+        if len(images) > limits.images_per_message:
             raise _too_large(
                 (*loc, "images"),
-                f"{len(message.images)} images; the limit is {limits.images_per_message}",
+                f"{len(images)} images; the limit is {limits.images_per_message}",
             )
-        for index, url in enumerate(message.images):
+        for index, url in enumerate(images):
             if len(url) > limits.image_url_chars:
                 raise _too_large(
                     (*loc, "images", index),
                     f"image URL {index} is {len(url)} characters; the limit is "
                     f"{limits.image_url_chars}",
                 )
-        self.metadata(message.metadata, (*loc, "metadata"))
 
     def messages(self, messages: Sequence[MessageCreate], loc: Sequence[str | int]) -> None:
         if len(messages) > self.limits.batch_messages:
