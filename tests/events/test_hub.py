@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 import pytest
 
 from threadloom.events import EventHub, LocalTransport, SubscriberLagged
+from threadloom.events.hub import new_event_id
+from threadloom.ids import is_valid_id
 
 pytestmark = pytest.mark.anyio
 
@@ -60,3 +65,29 @@ async def test_nothing_is_published_before_the_hub_starts() -> None:
     subscription, _, _ = hub.subscribe("s", "t")
     hub.publish("s", "t", "message.created", {})
     assert await subscription.next(0.05) is None
+
+
+async def test_event_ids_are_unique_and_increase_in_order_of_publishing() -> None:
+    hub = await _hub(replay_size=5000)
+    for n in range(5000):
+        hub.publish("s", "t", "message.created", {"n": n})
+    ids = [event.id for event in hub._recent]
+    assert len(set(ids)) == len(ids) == 5000
+    assert ids == sorted(ids)
+    assert all(re.fullmatch(r"evt_[0-9a-hjkmnp-tv-z]{26}-\d{12}", i) for i in ids)
+    assert is_valid_id(ids[0])
+
+
+def test_a_forked_process_makes_event_ids_of_its_own() -> None:
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: send one id and leave at once
+        os.write(write_end, new_event_id().encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    child = os.read(read_end, 100).decode()
+    os.close(read_end)
+    ours = new_event_id()
+    assert re.fullmatch(r"evt_\w{26}-\d{12}", child)
+    assert child.rpartition("-")[0] != ours.rpartition("-")[0]
