@@ -17,6 +17,7 @@ from ..core.auth import is_loopback
 from ..core.services import Services
 from ..errors import ServiceUnavailable
 from ..store import create_store
+from ..store.batching import group_commit
 from ..store.migrate import migrate
 from .hot import HotRoutes, hot_routes_of
 from .metrics import instrument_store, process_stopped, record_llm_usage
@@ -126,7 +127,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await asyncio.to_thread(migrate, settings.database_url)
-        store = create_store(settings)
+        # Many requests append at once here: their appends share commits (batching.py).
+        store = group_commit(create_store(settings))
         if settings.metrics_enabled:
             store = instrument_store(store)
         await store.open()

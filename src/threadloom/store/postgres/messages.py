@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from ...errors import AlreadyExists, NotFound, ThreadArchived
+from ...errors import AlreadyExists, NotFound, ServiceUnavailable, ThreadArchived, ThreadloomError
 from ...ids import new_id
 from ...models import MessageCreate
 from ..base import (
@@ -23,6 +23,7 @@ from ..base import (
     state_row,
     utc_now,
 )
+from ..batching import AppendItem, AppendResult, append_one_by_one
 from .connection import PostgresBase, Record, _dumps, _live, _ts, _wire_ts
 
 __all__ = ["MessageStoreMixin"]
@@ -154,6 +155,32 @@ class MessageStoreMixin(PostgresBase):
         seq_of = {r[0]: r[1] for r in rows}
         seqs = [seq_of[message_id] for message_id in arrays[0]]
         return _stored_messages(thread_id, arrays[0], seqs, messages, format_ts(now))
+
+    batch_per_thread = True
+    """Appends to one thread wait for each other's row lock, so they are what to group;
+    appends to different threads are written at once, on connections of their own."""
+
+    async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        """Appends to one thread as one statement: one commit (and one WAL flush) for all.
+        When that statement is refused (a message id taken, the thread missing or
+        archived), each append runs alone, so the error goes to the append that caused it."""
+        if len(items) > 1:
+            first = items[0]
+            merged = [message for item in items for message in item.messages]
+            try:
+                rows = await self.append_messages(first.space_id, first.thread_id, merged)
+            except ServiceUnavailable:
+                raise  # the outcome is unknown: no append may be written twice
+            except ThreadloomError:
+                pass
+            else:
+                results: list[AppendResult] = []
+                start = 0
+                for item in items:
+                    results.append(rows[start : start + len(item.messages)])
+                    start += len(item.messages)
+                return results
+        return await append_one_by_one(self, items)
 
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery
