@@ -1,41 +1,45 @@
-"""Group commit for appends: concurrent appends share one transaction, each keeping its own
-result.
+"""Group commit: concurrent writes share one transaction, each keeping its own result.
 
-With a commit per append, a server's appends are bound by the commit: SQLite's BEGIN and
-COMMIT take most of an append's time on the one thread that serves every request, and on
-PostgreSQL the appends to one thread wait for each other's commit, since each holds the
-thread's row lock until its WAL write is on disk. ``AppendBatcher`` gathers the appends that
-arrive while an earlier batch is being written (or in the same turn of the event loop) and
-hands them to the backend's ``append_batch`` as one unit of work.
+With a commit per write, a server's writes are bound by the commit. SQLite's BEGIN and
+COMMIT take most of an append's time on the one thread that serves every request; on
+PostgreSQL the writes to one thread wait for each other, since each holds the thread's row
+lock until its WAL flush is on disk. A ``GroupCommitter`` gathers the writes that arrive
+while an earlier batch is being written (or in the same turn of the event loop) and hands
+them to the backend as one unit of work: ``append_batch`` for appends, ``write_state_batch``
+for state writes.
 
-Nothing is weakened: every caller still gets its answer only after the transaction that
-holds its messages has committed, each append is numbered as one gapless run, and an append
-that fails (a missing thread, a message id taken) fails alone, with the error it would have
-had on its own. A caller that gives up before its batch starts writes nothing.
+Nothing is weakened: every caller hears back only after the transaction that holds its write
+has committed; each append is numbered as one gapless run and each state write gets its own
+version; a write that fails (a missing thread, a message id taken, an If-Match that no
+longer matches) fails alone, with the error it would have had on its own. A caller that
+gives up before its batch starts writes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ..errors import ThreadloomError
 from ..models import MessageCreate
-from .base import Row, Store
+from .base import Row, StateMutation, Store
 
 __all__ = [
-    "AppendBatcher",
     "AppendItem",
-    "BatchAppender",
+    "BatchWriter",
     "BatchingStore",
+    "GroupCommitter",
+    "StateWrite",
     "append_one_by_one",
     "group_commit",
+    "write_states_one_by_one",
 ]
 
 MAX_BATCH_MESSAGES = 500
-"""At most this many messages in one batch; the rest wait for the next."""
+"""At most this many messages in one append batch; the rest wait for the next."""
+MAX_BATCH_STATE_WRITES = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,29 +49,46 @@ class AppendItem:
     messages: Sequence[MessageCreate]
 
 
+@dataclass(frozen=True, slots=True)
+class StateWrite:
+    space_id: str
+    thread_id: str
+    mutate: StateMutation
+    keep_versions: int
+
+
 AppendResult = list[Row] | Exception
+StateResult = Row | None | Exception
 
 
-class BatchAppender(Protocol):
-    """A backend that can write several appends as one unit of work."""
+class BatchWriter(Protocol):
+    """A backend that can write several appends, or several state writes, as one unit."""
 
     batch_per_thread: bool
-    """True when a batch may hold appends to one thread only (each thread then has its own
-    queue, and different threads are written concurrently)."""
+    """True when an append batch may hold appends to one thread only (each thread then has
+    its own queue, and different threads are written concurrently). State write batches
+    always hold one thread."""
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]: ...
+
+    async def write_state(
+        self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
+    ) -> Row | None: ...
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
         """One result per item, in order: its stored rows, or the error its own
         ``append_messages`` call would have raised. Unexpected errors propagate."""
         ...
 
+    async def write_state_batch(self, items: Sequence[StateWrite]) -> list[StateResult]:
+        """Writes to one thread, applied in order: one result per item, as its own
+        ``write_state`` call would have given (None for a missing thread) or raised."""
+        ...
 
-async def append_one_by_one(
-    store: BatchAppender, items: Sequence[AppendItem]
-) -> list[AppendResult]:
+
+async def append_one_by_one(store: BatchWriter, items: Sequence[AppendItem]) -> list[AppendResult]:
     """``append_batch`` done the plain way: one ``append_messages`` (one transaction) each."""
     results: list[AppendResult] = []
     for item in items:
@@ -80,36 +101,67 @@ async def append_one_by_one(
     return results
 
 
-@dataclass(slots=True)
-class _Waiting:
-    item: AppendItem
-    future: asyncio.Future[list[Row]]
+async def write_states_one_by_one(
+    store: BatchWriter, items: Sequence[StateWrite]
+) -> list[StateResult]:
+    """``write_state_batch`` done the plain way: one ``write_state`` each."""
+    results: list[StateResult] = []
+    for item in items:
+        try:
+            results.append(
+                await store.write_state(
+                    item.space_id, item.thread_id, item.mutate, item.keep_versions
+                )
+            )
+        except ThreadloomError as exc:
+            results.append(exc)
+    return results
+
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(slots=True)
-class _Queue:
-    waiting: list[_Waiting] = field(default_factory=list)
+class _Waiting(Generic[ItemT, ResultT]):
+    item: ItemT
+    future: asyncio.Future[ResultT]
+
+
+@dataclass(slots=True)
+class _Queue(Generic[ItemT, ResultT]):
+    waiting: list[_Waiting[ItemT, ResultT]] = field(default_factory=list)
     writing: bool = False
 
 
-class AppendBatcher:
-    def __init__(self, store: BatchAppender, max_messages: int = MAX_BATCH_MESSAGES) -> None:
-        self.store = store
-        self.max_messages = max_messages
-        self._queues: dict[Hashable, _Queue] = {}
+class GroupCommitter(Generic[ItemT, ResultT]):
+    """Queues of writes by ``key``, each written by one task at a time in batches of up to
+    ``max_size`` (counted by ``size``) through ``write``, which gives one result (or
+    exception) per item."""
+
+    def __init__(
+        self,
+        write: Callable[[Sequence[ItemT]], Awaitable[Sequence[ResultT | Exception]]],
+        key: Callable[[ItemT], Hashable],
+        size: Callable[[ItemT], int],
+        max_size: int,
+    ) -> None:
+        self._write_batch = write
+        self._key = key
+        self._size = size
+        self.max_size = max_size
+        self._queues: dict[Hashable, _Queue[ItemT, ResultT]] = {}
         self._writers: set[asyncio.Task[None]] = set()
 
-    async def append(
-        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]:
-        key: Hashable = (space_id, thread_id) if self.store.batch_per_thread else None
+    async def submit(self, item: ItemT) -> ResultT:
+        key = self._key(item)
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = _Queue()
-        future: asyncio.Future[list[Row]] = asyncio.get_running_loop().create_future()
-        queue.waiting.append(_Waiting(AppendItem(space_id, thread_id, messages), future))
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        queue.waiting.append(_Waiting(item, future))
         if not queue.writing:
-            # The writer's first step runs after the callbacks already due, so the appends
+            # The writer's first step runs after the callbacks already due, so the writes
             # that arrive in this turn of the loop join the first batch.
             queue.writing = True
             writer = asyncio.create_task(self._write(key, queue))
@@ -117,26 +169,26 @@ class AppendBatcher:
             writer.add_done_callback(self._writers.discard)
         return await future
 
-    def _next_batch(self, queue: _Queue) -> list[_Waiting]:
-        batch: list[_Waiting] = []
-        count = 0
+    def _next_batch(self, queue: _Queue[ItemT, ResultT]) -> list[_Waiting[ItemT, ResultT]]:
+        batch: list[_Waiting[ItemT, ResultT]] = []
+        size = 0
         while queue.waiting:
             waiting = queue.waiting[0]
             if waiting.future.done():  # its caller gave up: nothing is written for it
                 queue.waiting.pop(0)
                 continue
-            if batch and count + len(waiting.item.messages) > self.max_messages:
+            if batch and size + self._size(waiting.item) > self.max_size:
                 break
             batch.append(queue.waiting.pop(0))
-            count += len(waiting.item.messages)
+            size += self._size(waiting.item)
         return batch
 
-    async def _write(self, key: Hashable, queue: _Queue) -> None:
-        batch: list[_Waiting] = []
+    async def _write(self, key: Hashable, queue: _Queue[ItemT, ResultT]) -> None:
+        batch: list[_Waiting[ItemT, ResultT]] = []
         try:
             while batch := self._next_batch(queue):
                 try:
-                    results: Sequence[Any] = await self.store.append_batch(
+                    results: Sequence[Any] = await self._write_batch(
                         [waiting.item for waiting in batch]
                     )
                 except Exception as exc:  # the unit as a whole failed: each caller hears it
@@ -151,12 +203,12 @@ class AppendBatcher:
             self._queues.pop(key, None)
 
     async def drain(self) -> None:
-        """Wait for every batch being written (before the store closes)."""
+        """Wait for every batch being written."""
         while self._writers:
             await asyncio.gather(*list(self._writers), return_exceptions=True)
 
 
-def _settle(batch: list[_Waiting], results: Sequence[Any]) -> None:
+def _settle(batch: Sequence[_Waiting[Any, Any]], results: Sequence[Any]) -> None:
     for waiting, result in zip(batch, results, strict=True):
         if waiting.future.done():  # its caller gave up while the batch was written
             continue
@@ -167,18 +219,42 @@ def _settle(batch: list[_Waiting], results: Sequence[Any]) -> None:
 
 
 class BatchingStore:
-    """``store`` with its appends group-committed by an ``AppendBatcher``; everything else
-    passes through. For the server, where many requests append at once; the local library
-    (one caller, no event loop of its own) uses the store directly."""
+    """``store`` with its appends and state writes group-committed; everything else passes
+    through. For the server, where many requests write at once; the local library (one
+    caller, no event loop of its own) uses the store directly."""
 
-    def __init__(self, store: BatchAppender) -> None:
+    def __init__(self, store: BatchWriter) -> None:
         self._store = store
-        self._batcher = AppendBatcher(store)
-        self.append_messages = self._batcher.append
+        per_thread = store.batch_per_thread
+        self.appends: GroupCommitter[AppendItem, list[Row]] = GroupCommitter(
+            store.append_batch,
+            key=lambda item: (item.space_id, item.thread_id) if per_thread else None,
+            size=lambda item: len(item.messages),
+            max_size=MAX_BATCH_MESSAGES,
+        )
+        self.state_writes: GroupCommitter[StateWrite, Row | None] = GroupCommitter(
+            store.write_state_batch,
+            key=lambda item: (item.space_id, item.thread_id),
+            size=lambda _item: 1,
+            max_size=MAX_BATCH_STATE_WRITES,
+        )
+
+    async def append_messages(
+        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    ) -> list[Row]:
+        return await self.appends.submit(AppendItem(space_id, thread_id, messages))
+
+    async def write_state(
+        self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
+    ) -> Row | None:
+        return await self.state_writes.submit(
+            StateWrite(space_id, thread_id, mutate, keep_versions)
+        )
 
     async def close(self) -> None:
-        await self._batcher.drain()
-        await self._store.close()  # type: ignore[attr-defined]
+        await self.appends.drain()
+        await self.state_writes.drain()
+        await cast(Store, self._store).close()
 
     def __getattr__(self, name: str) -> Any:
         if name == "_store":
@@ -190,7 +266,7 @@ class BatchingStore:
 
 
 def group_commit(store: Store) -> Store:
-    """``store`` with group-committed appends, when its backend can write a batch."""
+    """``store`` with group-committed writes, when its backend can write batches."""
     if not hasattr(store, "append_batch"):
         return store
-    return cast(Store, BatchingStore(cast(BatchAppender, store)))
+    return cast(Store, BatchingStore(cast(BatchWriter, store)))

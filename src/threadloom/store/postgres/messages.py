@@ -23,7 +23,14 @@ from ..base import (
     state_row,
     utc_now,
 )
-from ..batching import AppendItem, AppendResult, append_one_by_one
+from ..batching import (
+    AppendItem,
+    AppendResult,
+    StateResult,
+    StateWrite,
+    append_one_by_one,
+    write_states_one_by_one,
+)
 from .connection import PostgresBase, Record, _dumps, _live, _ts, _wire_ts
 
 __all__ = ["MessageStoreMixin"]
@@ -44,6 +51,24 @@ FROM t, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::
     WITH ORDINALITY AS m(id, role, content, images, private, metadata, ord)
 RETURNING id, seq
 """
+
+_WRITE_STATES_SQL = """
+WITH saved AS (
+    INSERT INTO state_versions (thread_pk, version, state, created_at)
+    SELECT $1, v.version, v.state::jsonb, v.created_at
+    FROM unnest($2::integer[], $3::text[], $4::timestamptz[]) AS v(version, state, created_at)
+    WHERE v.version > 0 AND v.version > $5::integer
+    ON CONFLICT DO NOTHING
+), pruned AS (
+    DELETE FROM state_versions WHERE thread_pk = $1 AND version <= $5::integer
+)
+UPDATE threads
+SET state = $6::jsonb, state_version = $7::integer, state_updated_at = $8::timestamptz,
+    updated_at = $8::timestamptz
+WHERE pk = $1
+"""
+"""The writes of a batch, after the thread's row was locked: every version they replace
+goes to the history (unless pruning would drop it at once), then the last state is set."""
 
 _WRITE_STATE_SQL = """
 WITH saved AS (
@@ -259,6 +284,46 @@ class MessageStoreMixin(PostgresBase):
                 )
                 assert written is not None, "the row is locked: the version cannot move"
         return written
+
+    async def write_state_batch(self, items: Sequence[StateWrite]) -> list[StateResult]:
+        """Writes to one thread in one transaction: the row is locked once, each write is
+        computed from the state the one before it left (a write refused by its mutation
+        leaves it as it was), and every replaced version is saved, as if they had run one
+        after the other."""
+        if len(items) == 1:
+            return await write_states_one_by_one(self, items)
+        first = items[0]
+        select = (
+            "SELECT pk, status, state, state_version, state_updated_at FROM threads"
+            f" WHERE space_id = $1 AND id = $2 AND {_live(3)} FOR UPDATE"
+        )
+        async with self._transaction() as db:
+            now = utc_now()
+            r = await db.fetchrow(select, first.space_id, first.thread_id, now)
+            if r is None:
+                return [None] * len(items)
+            if r[1] != "active":
+                archived = f"thread {first.thread_id!r} is archived; restore it first"
+                return [ThreadArchived(archived) for _ in items]
+            state, version, updated_at = r[2], r[3], r[4] or now
+            replaced: list[tuple[int, str, datetime]] = []
+            results: list[StateResult] = []
+            for item in items:
+                try:
+                    new_state = item.mutate(state, version)
+                except ThreadloomError as exc:
+                    results.append(exc)
+                    continue
+                replaced.append((version, _dumps(state), updated_at))
+                state, version, updated_at = new_state, version + 1, now
+                results.append(state_row(first.thread_id, state, version, format_ts(now)))
+            if replaced:
+                versions, states, times = zip(*replaced, strict=True)
+                cutoff = version - first.keep_versions - 1
+                await db.execute(
+                    _WRITE_STATES_SQL, r[0], versions, states, times, cutoff, state, version, now
+                )
+        return results
 
     async def list_state_versions(
         self,

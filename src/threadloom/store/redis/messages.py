@@ -26,7 +26,6 @@ from ..base import (
     keyset_plan,
     slice_page,
 )
-from ..batching import AppendItem, AppendResult, append_one_by_one
 from .connection import RedisBase, _loads, _now, lua
 from .keys import escape
 
@@ -180,12 +179,6 @@ def _stored_messages(
 
 class MessageStoreMixin(RedisBase):
     # messages ---------------------------------------------------------------------------
-
-    batch_per_thread = False
-
-    async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
-        """One script each: an append on Redis is one round trip with nothing to commit."""
-        return await append_one_by_one(self, items)
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
