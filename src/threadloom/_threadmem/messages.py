@@ -76,7 +76,7 @@ class RoleMessage:
 
     def to_create(self) -> MessageCreate:
         """The native append body (keeping this message's id), validated. Fields equal to
-        their defaults are left out: they validate to the same values, for less."""
+        their defaults are left out: the body is the same, and validating it is cheaper."""
         fields: dict[str, Any] = {"id": self.id, "role": self.role, "content": self.text}
         if self.images != []:
             fields["images"] = self.images

@@ -62,7 +62,7 @@ class LimitChecker:
 
     def message(self, message: MessageCreate, loc: Sequence[str | int] = ()) -> None:
         """Every limit on one message. It is on the append path: a message within them
-        costs a few comparisons, and the location of a failure is built only for one."""
+        costs a few comparisons; an error's location is built only when one is exceeded."""
         limits = self.limits
         if len(message.content) > limits.message_content_chars:
             raise self._content_too_large(message.content, (*loc, "content"))
