@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
-from ...errors import AlreadyExists, ThreadArchived
+from ...errors import AlreadyExists, ThreadArchived, ThreadloomError
 from ...ids import new_id
 from ...models import MessageCreate
 from ..base import (
@@ -19,10 +19,12 @@ from ..base import (
     slice_page,
     state_row,
 )
+from ..batching import AppendItem, AppendResult, StateResult, StateWrite
 from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 
 __all__ = ["MessageStoreMixin"]
 
+T = TypeVar("T")
 _MESSAGE_COLUMNS = "id, seq, role, content, images, private, metadata, created_at"
 
 
@@ -97,6 +99,70 @@ def _insert_messages(
     return stored
 
 
+def _append(
+    db: sqlite3.Connection,
+    space_id: str,
+    thread_id: str,
+    messages: Sequence[MessageCreate],
+    now: str,
+) -> list[Row]:
+    """An append, in the caller's write transaction."""
+    count = len(messages)
+    if not messages:
+        if SQLiteBase._thread_pk(db, space_id, thread_id, now)[1] != "active":
+            raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+        return []
+    # Count the batch on the thread row and learn its numbers in one statement.
+    r = db.execute(
+        "UPDATE threads SET last_seq = last_seq + ?, message_count = message_count + ?,"
+        " updated_at = ? WHERE space_id = ? AND id = ? AND status = 'active'"
+        f" AND {LIVE} RETURNING pk, last_seq",
+        (count, count, now, space_id, thread_id, now),
+    ).fetchone()
+    if r is None:
+        SQLiteBase._thread_pk(db, space_id, thread_id, now)  # raises NotFound if it is missing
+        raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+    return _insert_messages(db, r[0], thread_id, r[1] - count, messages, now)
+
+
+def _write_state(
+    db: sqlite3.Connection,
+    space_id: str,
+    thread_id: str,
+    mutate: StateMutation,
+    keep_versions: int,
+    now: str,
+) -> Row | None:
+    """A state write, in the caller's write transaction; None if the thread is missing."""
+    r = db.execute(
+        "SELECT pk, status, state, state_version, state_updated_at FROM threads"
+        f" WHERE space_id = ? AND id = ? AND {LIVE}",
+        (space_id, thread_id, now),
+    ).fetchone()
+    if r is None:
+        return None
+    pk, status, old_text, version, old_at = r
+    if status != "active":
+        raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+    new_state = mutate(_loads(old_text) if old_text is not None else None, version)
+    if version > 0:
+        db.execute(
+            "INSERT INTO state_versions (thread_pk, version, state, created_at)"
+            " VALUES (?, ?, ?, ?)",
+            (pk, version, old_text, old_at or now),
+        )
+        db.execute(
+            "DELETE FROM state_versions WHERE thread_pk = ? AND version <= ?",
+            (pk, version - keep_versions),
+        )
+    db.execute(
+        "UPDATE threads SET state = ?, state_version = ?, state_updated_at = ?,"
+        " updated_at = ? WHERE pk = ?",
+        (_dumps(new_state), version + 1, now, now, pk),
+    )
+    return state_row(thread_id, new_state, version + 1, now)
+
+
 class MessageStoreMixin(SQLiteBase):
     # messages ---------------------------------------------------------------------------
 
@@ -104,23 +170,49 @@ class MessageStoreMixin(SQLiteBase):
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]:
         now = _now()
-        count = len(messages)
         with self._writing() as db:
-            if not messages:
-                if self._thread_pk(db, space_id, thread_id, now)[1] != "active":
-                    raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
-                return []
-            # Count the batch on the thread row and learn its numbers in one statement.
-            r = db.execute(
-                "UPDATE threads SET last_seq = last_seq + ?, message_count = message_count + ?,"
-                " updated_at = ? WHERE space_id = ? AND id = ? AND status = 'active'"
-                f" AND {LIVE} RETURNING pk, last_seq",
-                (count, count, now, space_id, thread_id, now),
-            ).fetchone()
-            if r is None:
-                self._thread_pk(db, space_id, thread_id, now)  # raises NotFound if it is missing
-                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
-            return _insert_messages(db, r[0], thread_id, r[1] - count, messages, now)
+            return _append(db, space_id, thread_id, messages, now)
+
+    batch_per_thread = False
+    """One writer for the whole file: a batch may mix threads, under one BEGIN/COMMIT."""
+
+    async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        return self._batch(
+            items,
+            lambda db, item, now: _append(db, item.space_id, item.thread_id, item.messages, now),
+        )
+
+    async def write_state_batch(self, items: Sequence[StateWrite]) -> list[StateResult]:
+        return self._batch(
+            items,
+            lambda db, item, now: _write_state(
+                db, item.space_id, item.thread_id, item.mutate, item.keep_versions, now
+            ),
+        )
+
+    def _batch(
+        self, items: Sequence[T], write: Callable[[sqlite3.Connection, T, str], Any]
+    ) -> list[Any]:
+        """The items written in one transaction, each inside a savepoint of its own: an item
+        refused (its ThreadloomError) is rolled back alone and answered with the error."""
+        now = _now()
+        if len(items) == 1:  # nothing to keep apart
+            try:
+                with self._writing() as db:
+                    return [write(db, items[0], now)]
+            except ThreadloomError as exc:
+                return [exc]
+        results: list[Any] = []
+        with self._writing() as db:
+            for item in items:
+                db.execute("SAVEPOINT item")
+                try:
+                    results.append(write(db, item, now))
+                except ThreadloomError as exc:
+                    db.execute("ROLLBACK TO item")
+                    results.append(exc)
+                db.execute("RELEASE item")
+        return results
 
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery
@@ -173,33 +265,7 @@ class MessageStoreMixin(SQLiteBase):
     ) -> Row | None:
         now = _now()
         with self._writing() as db:
-            r = db.execute(
-                "SELECT pk, status, state, state_version, state_updated_at FROM threads"
-                f" WHERE space_id = ? AND id = ? AND {LIVE}",
-                (space_id, thread_id, now),
-            ).fetchone()
-            if r is None:
-                return None
-            pk, status, old_text, version, old_at = r
-            if status != "active":
-                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
-            new_state = mutate(_loads(old_text) if old_text is not None else None, version)
-            if version > 0:
-                db.execute(
-                    "INSERT INTO state_versions (thread_pk, version, state, created_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (pk, version, old_text, old_at or now),
-                )
-                db.execute(
-                    "DELETE FROM state_versions WHERE thread_pk = ? AND version <= ?",
-                    (pk, version - keep_versions),
-                )
-            db.execute(
-                "UPDATE threads SET state = ?, state_version = ?, state_updated_at = ?,"
-                " updated_at = ? WHERE pk = ?",
-                (_dumps(new_state), version + 1, now, now, pk),
-            )
-        return state_row(thread_id, new_state, version + 1, now)
+            return _write_state(db, space_id, thread_id, mutate, keep_versions, now)
 
     async def list_state_versions(
         self,

@@ -1,0 +1,312 @@
+"""Group commit (store/batching.py): ``append_batch`` on every backend, and the batcher that
+gathers concurrent appends into it, each append keeping its own result."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from tests.store.test_contract import archive
+from threadloom.errors import (
+    AlreadyExists,
+    NotFound,
+    PreconditionFailed,
+    ServiceUnavailable,
+    ThreadArchived,
+)
+from threadloom.models import MessageCreate, ThreadCreate
+from threadloom.store import Store
+from threadloom.store.base import MessageQuery
+from threadloom.store.batching import (
+    AppendItem,
+    AppendResult,
+    BatchingStore,
+    StateWrite,
+    group_commit,
+)
+
+pytestmark = pytest.mark.anyio
+SPACE = "default"
+
+
+def msg(content: str, **kwargs: Any) -> MessageCreate:
+    return MessageCreate(role="user", content=content, **kwargs)
+
+
+async def contents(store: Store, thread_id: str) -> list[tuple[int, str]]:
+    page = await store.list_messages(SPACE, thread_id, MessageQuery(limit=100))
+    assert page is not None
+    return [(row["seq"], row["content"]) for row in page.rows]
+
+
+async def make_thread(store: Store, thread_id: str) -> None:
+    await store.create_thread(SPACE, thread_id, ThreadCreate(), ())
+
+
+class SpyStore:
+    """The store, counting the batches it is handed."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.batch_per_thread = store.batch_per_thread
+        self.batches: list[int] = []
+        self.threads: list[list[str]] = []
+
+    async def append_messages(
+        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    ) -> Any:
+        return await self.store.append_messages(space_id, thread_id, messages)
+
+    async def write_state_batch(self, items: Sequence[StateWrite]) -> Any:
+        return await self.store.write_state_batch(items)
+
+    async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        self.batches.append(len(items))
+        self.threads.append([item.thread_id for item in items])
+        result: list[AppendResult] = await self.store.append_batch(items)
+        return result
+
+
+# append_batch: the contract ----------------------------------------------------------------
+
+
+async def test_a_batch_to_one_thread_is_numbered_in_order(store: Store) -> None:
+    await make_thread(store, "t1")
+    items = [
+        AppendItem(SPACE, "t1", [msg("a")]),
+        AppendItem(SPACE, "t1", [msg("b"), msg("c")]),
+        AppendItem(SPACE, "t1", [msg("d")]),
+    ]
+    results = await store.append_batch(items)  # type: ignore[attr-defined]
+    assert [[row["seq"] for row in rows] for rows in results] == [[1], [2, 3], [4]]
+    assert [[row["content"] for row in rows] for rows in results] == [["a"], ["b", "c"], ["d"]]
+    assert await contents(store, "t1") == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
+    thread = await store.get_thread(SPACE, "t1")
+    assert thread is not None
+    assert thread["message_count"] == 4
+
+
+async def test_a_refused_append_fails_alone(store: Store) -> None:
+    await make_thread(store, "t1")
+    await store.append_messages(SPACE, "t1", [msg("first", id="taken")])
+    items = [
+        AppendItem(SPACE, "t1", [msg("ok 1")]),
+        AppendItem(SPACE, "t1", [msg("dup", id="taken"), msg("never")]),
+        AppendItem(SPACE, "t1", [msg("ok 2")]),
+    ]
+    results = await store.append_batch(items)  # type: ignore[attr-defined]
+    assert isinstance(results[1], AlreadyExists)
+    assert [row["content"] for row in results[0]] == ["ok 1"]  # type: ignore[union-attr]
+    assert [row["content"] for row in results[2]] == ["ok 2"]  # type: ignore[union-attr]
+    # Nothing of the refused append was written, and the numbers have no gap.
+    assert await contents(store, "t1") == [(1, "first"), (2, "ok 1"), (3, "ok 2")]
+
+
+async def test_appends_to_a_missing_or_archived_thread_fail_alone(store: Store) -> None:
+    await make_thread(store, "old")
+    await archive(store, "old")
+    missing = await store.append_batch([AppendItem(SPACE, "nope", [msg("x")])])  # type: ignore[attr-defined]
+    archived = await store.append_batch([AppendItem(SPACE, "old", [msg("x"), msg("y")])])  # type: ignore[attr-defined]
+    assert isinstance(missing[0], NotFound)
+    assert isinstance(archived[0], ThreadArchived)
+    assert await contents(store, "old") == []
+
+
+async def test_appends_to_several_threads_at_once(store: Store) -> None:
+    """Store-wide backends write them in one batch; per-thread ones in one batch per thread."""
+    await make_thread(store, "a")
+    await make_thread(store, "b")
+    spy = SpyStore(store)
+    batcher = BatchingStore(spy)
+    outcomes = await asyncio.gather(
+        batcher.append_messages(SPACE, "a", [msg("a1")]),
+        batcher.append_messages(SPACE, "b", [msg("b1")]),
+        batcher.append_messages(SPACE, "missing", [msg("m")]),
+        batcher.append_messages(SPACE, "a", [msg("a2")]),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[2], NotFound)
+    assert await contents(store, "a") == [(1, "a1"), (2, "a2")]
+    assert await contents(store, "b") == [(1, "b1")]
+    threads_per_batch = [len(set(batch)) for batch in spy.threads]
+    if store.batch_per_thread:  # type: ignore[attr-defined]
+        assert threads_per_batch == [1, 1, 1]
+    else:
+        assert threads_per_batch == [3]
+
+
+# the batcher --------------------------------------------------------------------------------
+
+
+async def test_concurrent_appends_share_batches_and_keep_their_own_rows(store: Store) -> None:
+    await make_thread(store, "t1")
+    spy = SpyStore(store)
+    batcher = BatchingStore(spy)
+    results = await asyncio.gather(
+        *(batcher.append_messages(SPACE, "t1", [msg(f"m{i}")]) for i in range(40))
+    )
+    # Each caller got its own message back, numbered without gaps or repeats.
+    assert [rows[0]["content"] for rows in results] == [f"m{i}" for i in range(40)]
+    assert sorted(rows[0]["seq"] for rows in results) == list(range(1, 41))
+    assert sum(spy.batches) == 40
+    assert len(spy.batches) < 40  # they were written together, not one by one
+    assert await batcher.append_messages(SPACE, "t1", [msg("later")])  # the queue starts afresh
+
+
+async def test_a_failing_append_does_not_fail_its_batch(store: Store) -> None:
+    await make_thread(store, "t1")
+    batcher = BatchingStore(SpyStore(store))
+    outcomes = await asyncio.gather(
+        batcher.append_messages(SPACE, "t1", [msg("a")]),
+        batcher.append_messages(SPACE, "t1", [msg("b", id="same")]),
+        batcher.append_messages(SPACE, "t1", [msg("c", id="same")]),
+        batcher.append_messages(SPACE, "nope", [msg("d")]),
+        return_exceptions=True,
+    )
+    assert [row["content"] for row in outcomes[0]] == ["a"]  # type: ignore[index]
+    assert [row["content"] for row in outcomes[1]] == ["b"]  # type: ignore[index]
+    assert isinstance(outcomes[2], AlreadyExists)
+    assert isinstance(outcomes[3], NotFound)
+    assert await contents(store, "t1") == [(1, "a"), (2, "b")]
+
+
+async def test_a_caller_that_gives_up_before_its_batch_writes_nothing(store: Store) -> None:
+    await make_thread(store, "t1")
+    batcher = BatchingStore(SpyStore(store))
+    kept = asyncio.ensure_future(batcher.append_messages(SPACE, "t1", [msg("kept")]))
+    dropped = asyncio.ensure_future(batcher.append_messages(SPACE, "t1", [msg("dropped")]))
+    await asyncio.sleep(0)  # both are queued; the writer has not started
+    dropped.cancel()
+    assert [row["content"] for row in await kept] == ["kept"]
+    with pytest.raises(asyncio.CancelledError):
+        await dropped
+    assert await contents(store, "t1") == [(1, "kept")]
+
+
+class BrokenStore:
+    batch_per_thread = False
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def append_messages(self, *_args: Any) -> Any:
+        raise AssertionError("not used")
+
+    async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        self.calls += 1
+        await asyncio.sleep(0)
+        if self.calls == 1:
+            raise ServiceUnavailable("the database does not answer")
+        return [[{"seq": 1}] for _ in items]
+
+    async def write_state_batch(self, _items: Sequence[StateWrite]) -> Any:
+        raise AssertionError("not used")
+
+
+async def test_a_batch_that_fails_as_a_whole_fails_every_caller_then_recovers() -> None:
+    broken = BrokenStore()
+    batcher = BatchingStore(broken)
+    outcomes = await asyncio.gather(
+        *(batcher.append_messages(SPACE, "t", [msg("x")]) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
+    assert await batcher.append_messages(SPACE, "t", [msg("y")]) == [{"seq": 1}]
+
+
+async def test_closing_waits_for_the_batch_being_written(store: Store) -> None:
+    await make_thread(store, "t1")
+    batching = group_commit(store)
+    assert isinstance(batching, BatchingStore)
+    pending = asyncio.ensure_future(batching.append_messages(SPACE, "t1", [msg("last")]))
+    await asyncio.sleep(0)
+    await batching.appends.drain()  # type: ignore[attr-defined]
+    assert pending.done()
+    assert await contents(store, "t1") == [(1, "last")]
+
+
+# state writes --------------------------------------------------------------------------------
+
+
+def setter(value: Any, expect: int | None = None) -> Any:
+    """A state write that sets ``value``, refused (like If-Match) unless at ``expect``."""
+
+    def mutate(_state: Any, version: int) -> Any:
+        if expect is not None and version != expect:
+            raise PreconditionFailed(f"at {version}, not {expect}")
+        return value
+
+    return mutate
+
+
+WRITES = [
+    setter({"v": 1}),
+    setter({"v": 2}, expect=1),
+    setter({"refused": True}, expect=1),  # the state has moved on: refused alone
+    setter(None),
+    setter([3], expect=3),
+    setter({"v": 5}),
+    setter("six"),
+]
+
+
+async def history_of(store: Store, thread_id: str) -> list[tuple[int, Any]]:
+    page = await store.list_state_versions(SPACE, thread_id, 100, None, None)
+    assert page is not None
+    return [(row["version"], row["state"]) for row in page.rows]
+
+
+@pytest.mark.parametrize("keep", [3, 100])
+async def test_a_state_batch_ends_as_the_same_writes_one_by_one(store: Store, keep: int) -> None:
+    await make_thread(store, "alone")
+    await make_thread(store, "batched")
+    alone: list[Any] = []
+    for mutate in WRITES:
+        try:
+            alone.append(await store.write_state(SPACE, "alone", mutate, keep))
+        except PreconditionFailed as exc:
+            alone.append(exc)
+    items = [StateWrite(SPACE, "batched", mutate, keep) for mutate in WRITES]
+    batched = await store.write_state_batch(items)  # type: ignore[attr-defined]
+
+    def summary(results: list[Any]) -> list[Any]:
+        return [
+            type(r).__name__ if isinstance(r, Exception) else (r["version"], r["state"])
+            for r in results
+        ]
+
+    assert summary(batched) == summary(alone)
+    assert summary(batched)[2] == "PreconditionFailed"
+    assert await history_of(store, "batched") == await history_of(store, "alone")
+    expected = [(5, {"v": 5}), (4, [3]), (3, None), (2, {"v": 2}), (1, {"v": 1})]
+    assert await history_of(store, "batched") == expected[: min(keep, 5)]
+    final = await store.get_state(SPACE, "batched")
+    assert final is not None
+    assert (final["version"], final["state"]) == (6, "six")
+
+
+async def test_state_batches_to_a_missing_or_archived_thread(store: Store) -> None:
+    await make_thread(store, "old")
+    await archive(store, "old")
+    two = [setter(1), setter(2)]
+    missing = await store.write_state_batch([StateWrite(SPACE, "nope", m, 5) for m in two])  # type: ignore[attr-defined]
+    archived = await store.write_state_batch([StateWrite(SPACE, "old", m, 5) for m in two])  # type: ignore[attr-defined]
+    assert missing == [None, None]
+    assert all(isinstance(result, ThreadArchived) for result in archived)
+
+
+async def test_concurrent_state_writes_through_the_store_keep_every_version(
+    store: Store,
+) -> None:
+    await make_thread(store, "t1")
+    batching = group_commit(store)
+    rows = await asyncio.gather(
+        *(batching.write_state(SPACE, "t1", setter({"n": i}), 100) for i in range(30))
+    )
+    assert sorted(row["version"] for row in rows) == list(range(1, 31))  # type: ignore[index]
+    history = await history_of(store, "t1")
+    assert [version for version, _ in history] == list(range(29, 0, -1))
+    by_version = {row["version"]: row["state"] for row in rows}  # type: ignore[index]
+    assert all(by_version[version] == state for version, state in history)
