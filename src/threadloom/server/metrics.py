@@ -34,6 +34,7 @@ from starlette.responses import Response
 
 from ..core.services import Services
 from ..store import Store
+from ..store.proxy import StoreProxy
 from .deps import request_context
 from .responses import problems
 
@@ -148,7 +149,7 @@ def _timed(
     return timed
 
 
-class TimedStore:
+class TimedStore(StoreProxy):
     """A store whose every operation is timed into ``STORE_SECONDS``; anything else (the
     ``backend`` name, ``open``, ``close``, a backend's own attributes) passes through.
 
@@ -156,19 +157,11 @@ class TimedStore:
     coroutine frame, two clock reads and one histogram update."""
 
     def __init__(self, store: Store) -> None:
-        self._store = store
+        super().__init__(store)
         for name in STORE_OPERATIONS:
             if hasattr(store, name):
                 observe = STORE_SECONDS.labels(store.backend, name).observe
                 setattr(self, name, _timed(getattr(store, name), observe))
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_store":
-            raise AttributeError(name)
-        return getattr(self._store, name)
-
-    def __repr__(self) -> str:
-        return f"TimedStore({self._store!r})"
 
 
 def instrument_store(store: Store) -> Store:

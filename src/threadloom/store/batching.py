@@ -25,6 +25,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 from ..errors import ThreadloomError
 from ..models import MessageCreate
 from .base import Row, StateMutation, Store
+from .proxy import StoreProxy
 
 __all__ = [
     "AppendItem",
@@ -218,13 +219,13 @@ def _settle(batch: Sequence[_Waiting[Any, Any]], results: Sequence[Any]) -> None
             waiting.future.set_result(result)
 
 
-class BatchingStore:
+class BatchingStore(StoreProxy):
     """``store`` with its appends and state writes group-committed; everything else passes
     through. For the server, where many requests write at once; the local library (one
     caller, no event loop of its own) uses the store directly."""
 
     def __init__(self, store: BatchWriter) -> None:
-        self._store = store
+        super().__init__(store)
         per_thread = store.batch_per_thread
         self.appends: GroupCommitter[AppendItem, list[Row]] = GroupCommitter(
             store.append_batch,
@@ -255,14 +256,6 @@ class BatchingStore:
         await self.appends.drain()
         await self.state_writes.drain()
         await cast(Store, self._store).close()
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "_store":
-            raise AttributeError(name)
-        return getattr(self._store, name)
-
-    def __repr__(self) -> str:
-        return f"BatchingStore({self._store!r})"
 
 
 def group_commit(store: Store) -> Store:
