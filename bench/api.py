@@ -7,8 +7,9 @@ PostgreSQL comes from THREADLOOM_BENCH_POSTGRES_URL (default: the local server);
 creates a database of its own there and drops it at the end.
 
 Each server runs as one uvicorn worker on loopback; `wrk` (one thread, 32 connections) drives
-it from a second process. Scenarios: append a message, read the latest 50 messages of a
-thread of 1,000 and of 1,000,000 messages, list 20 threads, and replace the thread state.
+it from a second process. Scenarios: append a message (to one thread, and to threads picked
+at random among 1,000), read the latest 50 messages of a thread of 1,000 and of 1,000,000
+messages, list 20 threads, and replace the thread state.
 Every number is printed as requests/s, p50 and p99 latency, and as a ratio to the bare
 endpoint measured in the same run.
 """
@@ -202,12 +203,17 @@ async def seed_postgres(url: str) -> None:
 
 def scenarios() -> list[tuple[str, str, str | None]]:
     base = "/v1/spaces/default/threads"
+    message = '{"role": "user", "content": "hello, this is a benchmark message"}'
+    # Each request to one of the 1,000 threads of the space, picked at random.
+    spread = (
+        "request = function()\n"
+        f'  local path = "{base}/t" .. math.random(0, {THREADS_IN_SPACE - 1}) .. "/messages"\n'
+        "  return wrk.format(nil, path)\n"
+        "end\n"
+    )
     return [
-        (
-            "append",
-            f"{base}/small/messages",
-            lua_body("POST", '{"role": "user", "content": "hello, this is a benchmark message"}'),
-        ),
+        ("append", f"{base}/small/messages", lua_body("POST", message)),
+        ("append (1,000 threads)", f"{base}/t0/messages", lua_body("POST", message) + spread),
         ("read latest 50 (1k thread)", f"{base}/small/messages?order=desc&limit=50", None),
         ("read latest 50 (1M thread)", f"{base}/big/messages?order=desc&limit=50", None),
         ("list 20 threads", f"{base}?limit=20", None),
