@@ -3,6 +3,7 @@
 Both have the same namespaces and methods, each written once (``threadloom._client``):
 ``client.spaces``, ``client.threads``, ``client.messages``, ``client.state``,
 ``client.assistants``, ``client.keys``, ``client.legacy`` (the original ``/threads/`` API),
+``client.rolethreads`` (the original threadmem server's atomic role changes),
 ``client.health()`` and ``client.ready()``. They return the models of ``threadloom.models``
 and raise the exceptions of ``threadloom.errors``; failed attempts are retried where that is
 safe (see ``threadloom._client.base``). The clients here only send, wait between retries
@@ -30,6 +31,7 @@ from ._client.endpoints import (
     KeyEndpoints,
     LegacyEndpoints,
     MessageEndpoints,
+    RoleThreadEndpoints,
     ServiceEndpoints,
     SpaceEndpoints,
     StateEndpoints,
@@ -53,6 +55,7 @@ __all__ = [
     "AsyncKeys",
     "AsyncLegacy",
     "AsyncMessages",
+    "AsyncRoleThreads",
     "AsyncSpaces",
     "AsyncStateAPI",
     "AsyncThreads",
@@ -61,6 +64,7 @@ __all__ = [
     "Keys",
     "Legacy",
     "Messages",
+    "RoleThreads",
     "Spaces",
     "StateAPI",
     "ThreadChanges",
@@ -94,8 +98,8 @@ class Client(
     A failed attempt is retried, after the server's ``Retry-After`` or a backoff with jitter,
     when that is safe: the request never reached the server; the server answered 429 or 503;
     or the connection broke after sending and the call is repeatable, which every call is
-    but ``keys.create`` (each create sends one Idempotency-Key on all its attempts). The
-    details are in ``threadloom._client.base``.
+    but ``keys.create`` and the role changes of ``rolethreads`` (each create sends one
+    Idempotency-Key on all its attempts). The details are in ``threadloom._client.base``.
     """
 
     spaces = cached_property(lambda self: Spaces(self))
@@ -107,6 +111,7 @@ class Client(
     events = cached_property(lambda self: Events(self))
     keys = cached_property(lambda self: Keys(self))
     legacy = cached_property(lambda self: Legacy(self))
+    rolethreads = cached_property(lambda self: RoleThreads(self))
 
     def _open(self, transport: httpx.BaseTransport | None, **options: Any) -> httpx.Client:
         return httpx.Client(transport=transport, **options)
@@ -180,6 +185,7 @@ class AsyncClient(
     events = cached_property(lambda self: AsyncEvents(self))
     keys = cached_property(lambda self: AsyncKeys(self))
     legacy = cached_property(lambda self: AsyncLegacy(self))
+    rolethreads = cached_property(lambda self: AsyncRoleThreads(self))
 
     async def _stream(self, stream: StreamCall[T]) -> AsyncIterator[T]:
         request = self._stream_request(stream)
@@ -291,6 +297,10 @@ class Legacy(LegacyEndpoints, _Namespace[Client], SyncAPI):
     __doc__ = LegacyEndpoints.__doc__
 
 
+class RoleThreads(RoleThreadEndpoints, _Namespace[Client], SyncAPI):
+    __doc__ = RoleThreadEndpoints.__doc__
+
+
 class AsyncSpaces(SpaceEndpoints, _Namespace[AsyncClient], AsyncAPI):
     __doc__ = SpaceEndpoints.__doc__
 
@@ -325,3 +335,7 @@ class AsyncKeys(KeyEndpoints, _Namespace[AsyncClient], AsyncAPI):
 
 class AsyncLegacy(LegacyEndpoints, _Namespace[AsyncClient], AsyncAPI):
     __doc__ = LegacyEndpoints.__doc__
+
+
+class AsyncRoleThreads(RoleThreadEndpoints, _Namespace[AsyncClient], AsyncAPI):
+    __doc__ = RoleThreadEndpoints.__doc__

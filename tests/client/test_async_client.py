@@ -18,6 +18,7 @@ from threadloom import (
     Thread,
     ThreadArchived,
     Unauthenticated,
+    V1Role,
 )
 
 pytestmark = pytest.mark.anyio
@@ -362,6 +363,56 @@ class TestLegacy:
         assert await client.legacy.get("thread1") == updated
         page = await client.messages.list(SPACE, "thread1")
         assert [m.content for m in page.data] == ["Hello"]
+
+
+class TestRoleThreads:
+    """The original server API's atomic role changes, as ``rolethreads``."""
+
+    ADA = {"name": "assistant", "user_id": "u-7", "user_name": "Ada", "icon": "a.png"}
+
+    async def test_add_and_remove(self, client: AsyncClient) -> None:
+        await client.threads.create(SPACE, id="t", role_mapping={"user": {"name": "Bob"}})
+        added = await client.rolethreads.add_role("t", self.ADA)
+        assert added.model_dump() == {**self.ADA, "description": None}
+        stored = (await client.threads.get(SPACE, "t")).role_mapping
+        assert set(stored) == {"user", "assistant"}
+        assert stored["assistant"] == Role(**self.ADA)
+
+        removed = await client.rolethreads.remove_role("t", "assistant")
+        assert removed == added
+        assert set((await client.threads.get(SPACE, "t")).role_mapping) == {"user"}
+        # A role set through the native API reads with empty strings for what it lacks.
+        bob = await client.rolethreads.remove_role("t", "user")
+        assert (bob.name, bob.user_id, bob.icon) == ("Bob", "", "")
+        assert (await client.threads.get(SPACE, "t")).role_mapping == {}
+
+    async def test_a_taken_role_is_a_conflict(self, client: AsyncClient) -> None:
+        await client.threads.create(SPACE, id="t")
+        await client.rolethreads.add_role("t", self.ADA)
+        other = V1Role(**{**self.ADA, "user_name": "Eve"})
+        with pytest.raises(Conflict) as caught:
+            await client.rolethreads.add_role("t", other)
+        assert type(caught.value) is Conflict
+        assert caught.value.status_code == 409
+        mapping = (await client.threads.get(SPACE, "t")).role_mapping
+        assert mapping["assistant"].user_name == "Ada"
+
+    async def test_missing_role_and_missing_thread_are_not_found(self, client: AsyncClient) -> None:
+        await client.threads.create(SPACE, id="t")
+        with pytest.raises(NotFound, match="role 'ghost' does not exist"):
+            await client.rolethreads.remove_role("t", "ghost")
+        with pytest.raises(NotFound, match="thread 'nope' does not exist"):
+            await client.rolethreads.remove_role("nope", "ghost")
+        with pytest.raises(NotFound, match="thread 'nope' does not exist"):
+            await client.rolethreads.add_role("nope", self.ADA)
+
+    async def test_odd_role_names_travel_intact(self, client: AsyncClient) -> None:
+        await client.threads.create(SPACE, id="t")
+        name = "a/b?c=d&e #f"
+        await client.rolethreads.add_role("t", {**self.ADA, "name": name})
+        assert set((await client.threads.get(SPACE, "t")).role_mapping) == {name}
+        assert (await client.rolethreads.remove_role("t", name)).name == name
+        assert (await client.threads.get(SPACE, "t")).role_mapping == {}
 
 
 class TestIdempotentCreates:

@@ -4,6 +4,8 @@ the headers every request carries."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -47,6 +49,14 @@ STATE: dict[str, Any] = {
     "state": {},
     "version": 4,
     "updated_at": None,
+}
+
+ROLE: dict[str, Any] = {
+    "name": "assistant",
+    "user_id": "u-7",
+    "user_name": "Ada",
+    "icon": "a.png",
+    "description": None,
 }
 
 Answer = httpx.Response | type[httpx.TransportError]
@@ -215,6 +225,41 @@ class TestNotRetried:
         with client_for(server) as client:
             assert client.keys.create(role="admin").key == "tl_abcdef"
         assert len(server.requests) == 2
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            lambda client: client.rolethreads.add_role("t", ROLE),
+            lambda client: client.rolethreads.remove_role("t", "assistant"),
+        ],
+        ids=["add_role", "remove_role"],
+    )
+    def test_role_change_after_the_request_went_out(
+        self, change: Callable[[Client], object]
+    ) -> None:
+        """A second attempt would meet the first one's change: Conflict or NotFound."""
+        server = Server(httpx.ReadTimeout)
+        with client_for(server) as client, pytest.raises(TransportError) as caught:
+            change(client)
+        assert len(server.requests) == 1
+        assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+
+    def test_role_changes_are_retried_when_not_carried_out(self) -> None:
+        server = Server(
+            httpx.ConnectError,
+            problem(503, "service-unavailable", retry_after="1"),
+            httpx.Response(200, json=ROLE),
+        )
+        with client_for(server) as client:
+            assert client.rolethreads.add_role("t", ROLE).user_name == "Ada"
+            assert client.rolethreads.remove_role("t", "assistant").name == "assistant"
+        assert len(server.requests) == 4
+        add, remove = server.requests[2], server.requests[3]
+        assert (add.method, add.url.path, add.url.query) == ("POST", "/v1/rolethreads/t/roles", b"")
+        assert json.loads(add.content) == ROLE
+        assert (remove.method, remove.url.path) == ("DELETE", "/v1/rolethreads/t/roles")
+        assert remove.url.params["name"] == "assistant"
+        assert remove.content == b""
 
     def test_ready_reports_now(self) -> None:
         server = Server(problem(503, "service-unavailable"))

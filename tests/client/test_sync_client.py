@@ -6,8 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 import pytest
@@ -15,11 +18,13 @@ import pytest
 from tests.conftest import LiveServer, free_port
 from threadloom import (
     Client,
+    Conflict,
     NotFound,
     PreconditionFailed,
     ThreadloomError,
     TransportError,
     Unauthenticated,
+    V1Role,
 )
 
 pytestmark = pytest.mark.server
@@ -120,3 +125,56 @@ def test_nothing_listening_is_a_transport_error() -> None:
             client.health()
     assert isinstance(caught.value.__cause__, httpx.ConnectError)
     assert len(waits) == 2
+
+
+def race(*calls: Callable[[], object]) -> list[object]:
+    """Run the calls at once, one thread each: what each returned or raised, in order."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> object:
+        start.wait(timeout=10)
+        try:
+            return call()
+        except ThreadloomError as error:
+            return error
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def add_role(client: Client, name: str, user: str) -> V1Role:
+    role = {"name": name, "user_id": user, "user_name": user, "icon": ""}
+    return client.rolethreads.add_role("roles", role)
+
+
+def test_concurrent_role_changes_are_atomic(served: Served) -> None:
+    """Two clients adding the same role: exactly one succeeds, the other gets Conflict and
+    the role is the winner's. A removal racing an add: both succeed (the role is back) or
+    the add conflicts (the role is gone), never a mix."""
+    with (
+        Client(served.url, served.admin_key) as first,
+        Client(served.url, served.admin_key) as second,
+    ):
+        first.threads.create(SPACE, id="roles")
+        for name in (f"role-{n}" for n in range(8)):
+            outcomes = race(
+                partial(add_role, first, name, "ada"), partial(add_role, second, name, "bob")
+            )
+            errors = [o for o in outcomes if isinstance(o, ThreadloomError)]
+            (winner,) = [o for o in outcomes if isinstance(o, V1Role)]
+            assert len(errors) == 1
+            assert type(errors[0]) is Conflict
+            stored = first.threads.get(SPACE, "roles").role_mapping[name]
+            assert stored.user_name == winner.user_name
+
+            removed, added = race(
+                partial(first.rolethreads.remove_role, "roles", name),
+                partial(add_role, second, name, "eve"),
+            )
+            assert isinstance(removed, V1Role)
+            mapping = first.threads.get(SPACE, "roles").role_mapping
+            if isinstance(added, V1Role):
+                assert mapping[name].user_name == "eve"
+            else:
+                assert type(added) is Conflict
+                assert name not in mapping

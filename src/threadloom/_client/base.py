@@ -10,9 +10,11 @@ Retries. A call is sent again, at most ``max_retries`` times, when
   (same Idempotency-Key) is still running, and the retry will replay its answer;
 - the connection failed or timed out after the request had gone out, if the call is
   repeatable: doing it twice has the effect of doing it once. Every call is, except
-  ``keys.create``: GET, PUT and DELETE by HTTP; creates because each sends one
-  Idempotency-Key on all its attempts; thread and space updates and state merge patches
-  because they set values (see ``StateEndpoints`` for what that means with ``if_match``).
+  ``keys.create`` and ``rolethreads.add_role``/``remove_role`` (a second attempt would
+  answer ``Conflict`` or ``NotFound`` for the first one's change): GET, PUT and DELETE by
+  HTTP; creates because each sends one Idempotency-Key on all its attempts; thread and
+  space updates and state merge patches because they set values (see ``StateEndpoints``
+  for what that means with ``if_match``).
 
 It waits the server's ``Retry-After`` (in seconds, at most ``retry_after_cap``), or else an
 exponential backoff with jitter: ``backoff_base`` doubling on every retry, at most

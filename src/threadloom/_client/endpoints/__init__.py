@@ -13,6 +13,7 @@ from .health import ServiceEndpoints
 from .keys import KeyEndpoints
 from .legacy import LegacyEndpoints
 from .messages import MessageEndpoints
+from .rolethreads import RoleThreadEndpoints
 from .spaces import SpaceChanges, SpaceEndpoints
 from .state import StateEndpoints
 from .threads import ThreadChanges, ThreadEndpoints, ThreadFields
@@ -26,6 +27,7 @@ __all__ = [
     "KeyEndpoints",
     "LegacyEndpoints",
     "MessageEndpoints",
+    "RoleThreadEndpoints",
     "ServiceEndpoints",
     "SpaceChanges",
     "SpaceEndpoints",
