@@ -4,8 +4,11 @@ PostgreSQL), and threads shared between local mode, remote mode and the server's
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,16 @@ def texts(messages: list[RoleMessage]) -> list[str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def add_role_at(start: threading.Barrier, thread: RoleThread, role: V1Role) -> ValueError | None:
+    """``thread.add_role(role)`` once every party is at ``start``: the ValueError, if any."""
+    start.wait(timeout=10)
+    try:
+        thread.add_role(role)
+    except ValueError as error:
+        return error
+    return None
 
 
 class TestRemote:
@@ -123,9 +136,57 @@ class TestRemote:
         assert rolethread(server, thread.id).role_mapping == {"assistant": ADA, "user": BOB}
         thread.remove_role("assistant")
         assert thread.role_mapping == {"user": BOB}
-        with pytest.raises(ValueError, match="does not exist"):
+        with pytest.raises(ValueError, match="^Role assistant does not exist$"):
             thread.remove_role("assistant")
         assert rolethread(server, thread.id).role_mapping == {"user": BOB}
+
+    def test_roles_update_the_handle(self, server: Served) -> None:
+        thread = RoleThread(remote=server.url)
+        (other,) = RoleThread.find(remote=server.url, id=thread.id)
+        before = thread.version
+        other.add_role(BOB)  # a change the handle has not seen
+        thread.add_role(ADA)
+        assert thread.role_mapping == {"user": BOB, "assistant": ADA}
+        assert thread.version != before
+        with pytest.raises(ValueError, match="^Role assistant already exists$"):
+            other.add_role(ADA.model_copy(update={"user_name": "Eve"}))
+        assert rolethread(server, thread.id).role_mapping["assistant"] == ADA
+        assert other.role_mapping == {"user": BOB}  # a refused change leaves it as it was
+        other.remove_role("assistant")
+        assert other.role_mapping == {"user": BOB}
+        thread.remove_role("user")
+        assert thread.role_mapping == {}
+        assert thread.version == rolethread(server, thread.id).version
+
+    def test_roles_of_a_missing_thread(self, server: Served) -> None:
+        thread = RoleThread(remote=server.url)
+        thread.add_role(ADA)
+        (other,) = RoleThread.find(remote=server.url, id=thread.id)
+        other.delete()
+        with pytest.raises(NotFound):
+            thread.add_role(BOB)
+        with pytest.raises(NotFound):
+            thread.remove_role("assistant")
+        with pytest.raises(NotFound):
+            thread.remove_role("nobody")
+
+    def test_concurrent_add_role_is_atomic(self, server: Served) -> None:
+        """Two handles on one thread, in two threads, add the same role at once: exactly one
+        succeeds, the other gets the ValueError, and the role is the winner's."""
+        thread = RoleThread(remote=server.url)
+        (other,) = RoleThread.find(remote=server.url, id=thread.id)
+        for name in (f"role-{n}" for n in range(8)):
+            roles = [ADA.model_copy(update={"name": name, "user_name": who}) for who in "AB"]
+            start = threading.Barrier(2)
+            with ThreadPoolExecutor(2) as pool:
+                outcomes = list(pool.map(partial(add_role_at, start), [thread, other], roles))
+            errors = [str(error) for error in outcomes if error is not None]
+            assert errors == [f"Role {name} already exists"]
+            winner = outcomes.index(None)
+            assert rolethread(server, thread.id).role_mapping[name] == roles[winner]
+            assert [thread, other][winner].role_mapping[name] == roles[winner]
+        thread.refresh()
+        assert len(thread.role_mapping) == 8
 
     def test_save_refresh_delete(self, server: Served) -> None:
         thread = RoleThread(name="a", metadata={"drop": 1}, remote=server.url)

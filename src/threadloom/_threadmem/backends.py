@@ -1,8 +1,9 @@
 """Where a ``RoleThread`` lives: the local database (``LocalBackend``) or a threadloom server
 (``RemoteBackend``). Both offer the same few operations on threadloom's native threads and
 messages, in their wire shape (plain dicts, as ``threadloom.models.Thread`` and ``Message``
-serialize), always in the ``default`` space. Each operation is one store call or one request;
-none of them reads or writes a whole thread.
+serialize), always in the ``default`` space. Each operation is one store call or one request
+(a role change, one atomic change and then a read of the thread); none of them reads or
+writes a whole thread.
 """
 
 from __future__ import annotations
@@ -284,18 +285,27 @@ class RemoteBackend:
         return Page([_dump(t) for t in page.data], page.has_more, page.last_id)
 
     def add_role(self, thread_id: str, role: V1Role) -> Row:
-        # The native API merges role mappings; the check before it is not atomic with it.
-        row = self._existing(thread_id)
-        if role.name in row["role_mapping"]:
-            raise _role_exists(role.name)
-        changes = ThreadUpdate.model_validate({"role_mapping": {role.name: role.model_dump()}})
-        return self.update_thread(thread_id, changes)
+        """One atomic check-and-set on the server (``POST /v1/rolethreads/{id}/roles``): of
+        two clients adding the same role, one gets the ValueError. Then the thread as it is
+        now, for the handle's role mapping and version."""
+        try:
+            self._client.rolethreads.add_role(thread_id, role)
+        except Conflict as exc:
+            if type(exc) is not Conflict:  # not the role: ThreadArchived, RequestInProgress...
+                raise
+            raise _role_exists(role.name) from None
+        return self._existing(thread_id)
 
     def remove_role(self, thread_id: str, name: str) -> Row:
-        row = self._existing(thread_id)
-        if name not in row["role_mapping"]:
-            raise _role_missing(name)
-        return self.update_thread(thread_id, ThreadUpdate(role_mapping={name: None}))
+        """One atomic check-and-delete on the server. Its 404 is the same for a missing
+        thread and a missing role: whether the thread is there tells them apart."""
+        try:
+            self._client.rolethreads.remove_role(thread_id, name)
+        except NotFound:
+            if self.get_thread(thread_id) is None:
+                raise
+            raise _role_missing(name) from None
+        return self._existing(thread_id)
 
     def _existing(self, thread_id: str) -> Row:
         row = self.get_thread(thread_id)
