@@ -215,6 +215,63 @@ def test_long_errors_stay_on_one_line(
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+# serve --insecure ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "args"),
+    [("false", ()), ("0", ()), ("true", ("--no-insecure",))],
+    ids=["false", "zero", "option-wins"],
+)
+def test_serve_refuses_a_keyless_public_address_unless_insecure(
+    subprocess_cli: Cli, sqlite_url: str, value: str, args: tuple[str, ...]
+) -> None:
+    done = subprocess_cli(
+        "serve",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(free_port()),
+        *args,
+        database_url=sqlite_url,
+        env={"THREADLOOM_INSECURE": value},
+    )
+    assert done.code == 1, done.stderr
+    assert done.clean_failure, done.stderr
+    assert "refusing to serve 0.0.0.0 with no API key" in done.stderr
+
+
+def test_serve_rejects_an_insecure_value_that_is_not_a_boolean(
+    subprocess_cli: Cli, sqlite_url: str
+) -> None:
+    done = subprocess_cli(
+        "serve",
+        "--host",
+        "0.0.0.0",
+        database_url=sqlite_url,
+        env={"THREADLOOM_INSECURE": "maybe"},
+        columns=None,
+    )
+    assert done.code == 2, done.stderr
+    assert done.clean_failure, done.stderr
+    assert "--insecure" in done.stderr
+    assert "THREADLOOM_INSECURE" in done.stderr
+    assert "boolean" in done.stderr
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("value", ["true", "1", "yes"])
+def test_serve_takes_insecure_from_the_environment(
+    sqlite_url: str, live_servers: Callable[..., LiveServer], value: str
+) -> None:
+    """THREADLOOM_INSECURE works like --insecure: a keyless server on a non-loopback
+    address starts, and its worker processes serve without keys too."""
+    server = live_servers(sqlite_url, "--host", "0.0.0.0", env={"THREADLOOM_INSECURE": value})
+    listed = httpx.get(server.url + "/v1/spaces/default/threads", timeout=30)
+    assert listed.status_code == 200, listed.text
+    assert listed.json()["data"] == []
+
+
 def test_keys_create_admin_with_a_space_is_refused(cli: Cli, sqlite_url: str) -> None:
     done = cli("keys", "create", "--admin", "--space", "default", "--database-url", sqlite_url)
     assert done.code == 1

@@ -41,7 +41,10 @@ def serve(
     ] = 1,
     insecure: Annotated[
         bool,
-        typer.Option(help="Serve a non-loopback address even when no API key exists."),
+        typer.Option(
+            envvar="THREADLOOM_INSECURE",
+            help="Serve a non-loopback address even when no API key exists.",
+        ),
     ] = False,
     database_url: DatabaseOption = None,
     log_level: Annotated[
