@@ -165,3 +165,48 @@ def test_a_stalled_subscriber_is_dropped_without_hurting_writers(
         assert received.count(b"event: message.created") < 400
     finally:
         stalled.close()
+
+
+def test_a_purge_by_owner_reaches_the_space_stream_of_another_process(
+    live_servers: StartServer,
+    database_url: str,
+    redis_events_env: dict[str, str],
+    readers: list[EventReader],
+) -> None:
+    """One ``threads.purged`` event, through Redis, that a resumed stream replays too."""
+    purged_on = live_servers(database_url, env=redis_events_env)
+    watched = live_servers(database_url, env=redis_events_env)
+    space_url = watched.url + "/v1/spaces/default"
+    reader = EventReader(space_url + "/events").start()
+    readers.append(reader)
+    for thread_id, owner in (("a", "o1"), ("b", "o2"), ("c", "o1")):
+        created = httpx.post(
+            purged_on.url + "/v1/spaces/default/threads", json={"id": thread_id, "owner_id": owner}
+        )
+        assert created.status_code == 201, created.text
+    before = reader.take(3, kinds=("thread.created",))[-1]
+    kept = EventReader(space_url + "/threads/b/events").start()
+    readers.append(kept)
+
+    purge = purged_on.url + "/v1/spaces/default/purge"
+    assert httpx.post(purge, json={"owner_id": "o1"}).json()["deleted"] == 2
+    assert httpx.post(purge, json={"owner_id": "o1"}).json()["deleted"] == 0
+    _post(f"{purged_on.url}/v1/spaces/default/threads/b", "still here")
+
+    purged, after = reader.take(2)
+    assert purged.event == "threads.purged"
+    assert purged.data == {
+        "type": "threads.purged",
+        "thread_id": None,
+        "data": {"owner_id": "o1", "count": 2},
+    }
+    assert purged.id is not None
+    assert purged.id.startswith("evt_")
+    assert after.event == "message.created"  # the empty purge sent nothing
+    # A thread's stream carries its own events only.
+    assert [event.event for event in kept.take(1)] == ["message.created"]
+    # Resuming from before the purge replays it.
+    resumed = EventReader(space_url + "/events", headers={"Last-Event-ID": str(before.id)})
+    readers.append(resumed.start())
+    assert [event.event for event in resumed.take(2)] == ["threads.purged", "message.created"]
+    assert httpx.get(space_url + "/threads", params={"owner_id": "o1"}).json()["data"] == []

@@ -273,3 +273,39 @@ class TestPurgeOwner:
             "/v1/spaces/alpha/purge", json=body, headers={"X-API-Key": keys["writer"]}
         )
         assert_problem(response, 422, "validation-error")
+
+    async def test_the_space_hears_of_a_purge_once(
+        self, app: FastAPI, api: httpx.AsyncClient, keys: dict[str, str]
+    ) -> None:
+        """One ``threads.purged`` event for the space, after the threads are gone, with how
+        many went; none for a purge that found nothing, none in other spaces or threads."""
+        await seed(api, keys["writer"], "alpha", "o1", "o2", "o1")
+        await seed(api, keys["beta"], "beta", "o1")
+        hub = services_of(app).events
+        alpha, _, _ = hub.subscribe("alpha")
+        beta, _, _ = hub.subscribe("beta")
+        kept_thread, _, _ = hub.subscribe("alpha", "t1")
+        purged_thread, _, _ = hub.subscribe("alpha", "t0")
+        try:
+            assert (await purge(api, "alpha", keys["writer"])).json()["deleted"] == 2
+            assert (await purge(api, "alpha", keys["writer"])).json()["deleted"] == 0
+            assert (await purge(api, "alpha", keys["writer"], owner="nobody")).status_code == 200
+            event = await alpha.next(timeout=5)
+            assert event is not None
+            assert (event.type, event.space_id, event.thread_id) == (
+                "threads.purged",
+                "alpha",
+                None,
+            )
+            assert event.data == {"owner_id": "o1", "count": 2}
+            assert event.envelope() == {
+                "type": "threads.purged",
+                "thread_id": None,
+                "data": {"owner_id": "o1", "count": 2},
+            }
+            assert await alpha.next(timeout=0.2) is None  # the empty purges said nothing
+            for other in (beta, kept_thread, purged_thread):
+                assert await other.next(timeout=0.1) is None
+        finally:
+            for subscription in (alpha, beta, kept_thread, purged_thread):
+                subscription.close()

@@ -4,8 +4,10 @@ A thread stream's event ids are ``SEQ.EVENT``: the seq of the newest message the
 delivered, and the event's own id. Reconnecting with ``Last-Event-ID`` replays the messages
 after ``SEQ`` from the store (so no message is ever missed, however long the client was
 away), then the other events after ``EVENT`` still in the replay window. A space stream's ids
-are the event ids; it resumes from the replay window only. Either stream says
-``replay.incomplete`` when the window no longer holds the event it resumes from.
+are the event ids; it resumes from the replay window only. A space stream also carries the
+events about the space itself, whose ``thread_id`` is null: ``threads.purged`` (see
+``Event.type``). Either stream says ``replay.incomplete`` when the window no longer holds the
+event it resumes from.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ class Services:
             threads=threads,
             state=StateService(store, limits, events),
             idempotency=idempotency,
-            retention=RetentionService(store),
+            retention=RetentionService(store, events),
             rolethreads=RoleThreadService(threads),
             assistants=assistants,
             chat=chat,

@@ -60,9 +60,15 @@ class Event:
     id: str
     """Unique and, within one process, increasing: see :func:`new_event_id`."""
     type: str
-    """``message.created``, ``thread.updated``, ``state.updated``, ``chat.delta``, ..."""
+    """What happened. To one thread: ``thread.created``, ``thread.updated`` and
+    ``thread.deleted`` (data: the thread, or ``{"id"}`` when deleted), ``message.created``
+    (the message), ``state.updated`` (the state), ``chat.delta`` and ``chat.done`` (a reply
+    being written). To a space (``thread_id`` None, so only space streams carry them):
+    ``threads.purged``, every thread of one owner deleted at once (data: ``{"owner_id",
+    "count"}``, how many threads went; no ``thread.deleted`` is sent for each)."""
     space_id: str
-    thread_id: str
+    thread_id: str | None
+    """The thread the event is about; None for an event about the space."""
     data: Any
     created_at: str
 
@@ -196,8 +202,9 @@ class EventHub:
     def open_streams(self) -> int:
         return len(self._subscribers)
 
-    def publish(self, space_id: str, thread_id: str, type_: str, data: Any) -> None:
-        """Send an event to every subscriber in every process. Never blocks the writer."""
+    def publish(self, space_id: str, thread_id: str | None, type_: str, data: Any) -> None:
+        """Send an event to every subscriber in every process. Never blocks the writer.
+        With ``thread_id`` None the event is about the space: only space streams get it."""
         if not self._started:
             return
         event = Event(new_event_id(), type_, space_id, thread_id, data, now_ts())
