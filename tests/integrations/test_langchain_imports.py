@@ -43,3 +43,27 @@ def test_the_adapter_pulls_in_no_server_module() -> None:
     loaded = modules_after_import("threadloom.integrations.langchain")
     assert "langchain_core.chat_history" in loaded
     assert under(loaded, (*SERVER_MODULES, "threadloom.server", "threadloom.local")) == []
+
+
+def test_the_conversions_still_import_from_the_adapter() -> None:
+    """They moved to a private module of their own; the adapter's names for them stay."""
+    from threadloom.integrations import _langchain_messages as conversions
+    from threadloom.integrations import langchain as adapter
+
+    assert adapter.METADATA_KEY == conversions.METADATA_KEY == "langchain"
+    assert adapter._to_stored is conversions.to_stored
+    assert adapter._from_stored is conversions.from_stored
+    for name in (
+        "ImagePath",
+        "_KINDS",
+        "_ROLES",
+        "_ROLE_CHARS",
+        "_by_role",
+        "_image_url_path",
+        "_is_url",
+        "_restored",
+        "_role_of",
+        "_split_blocks",
+        "_swap",
+    ):
+        assert getattr(adapter, name) is getattr(conversions, name), name
