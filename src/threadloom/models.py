@@ -6,9 +6,10 @@ Responses allow extra fields, so an older client keeps working against a newer s
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -16,6 +17,7 @@ from pydantic import (
     StrictInt,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from .ids import ID_PATTERN
@@ -161,6 +163,19 @@ class ThreadCreate(_Request):
         "from creation; appending does not extend it). Absent or null: the space's "
         "default_thread_ttl_seconds, if any.",
     )
+    expires_at: AwareDatetime | None = Field(
+        None,
+        description="Instead of ttl_seconds, the instant the thread, its messages and state "
+        "are deleted: an RFC 3339 time with its UTC offset, in the future and at most ten "
+        "years away (as a thread's own expires_at reads, so a copy keeps the original's "
+        "expiry). Absent or null: ttl_seconds, or the space's default.",
+    )
+
+    @model_validator(mode="after")
+    def _one_expiry(self) -> Self:
+        if self.ttl_seconds is not None and self.expires_at is not None:
+            raise ValueError("give ttl_seconds or expires_at, not both")
+        return self
 
 
 class ThreadUpdate(_Request):

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from tests.conftest import services_of
 from threadloom.models import TTL_MAX_SECONDS
-from threadloom.store.base import parse_ts, utc_now
+from threadloom.store.base import format_ts, parse_ts, utc_now
 
 pytestmark = pytest.mark.anyio
 
@@ -124,6 +124,54 @@ class TestThreadTTL:
     async def test_the_longest_ttl_is_accepted(self, api: httpx.AsyncClient) -> None:
         thread = await create(api, id="t1", ttl_seconds=TTL_MAX_SECONDS)
         assert lifetime(thread) == timedelta(seconds=TTL_MAX_SECONDS)
+
+
+class TestThreadExpiresAt:
+    async def test_create_keeps_the_instant_given(self, api: httpx.AsyncClient) -> None:
+        at = (utc_now() + timedelta(days=3)).replace(microsecond=654321)
+        thread = await create(api, id="t1", expires_at=at.isoformat())
+        assert thread["expires_at"] == format_ts(at)
+        assert (await api.get(f"{THREADS}/t1")).json() == thread
+        response = await api.post(
+            f"{THREADS}/messages",
+            json={"thread": {"id": "t2", "expires_at": thread["expires_at"]}, "message": {}},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["thread"]["expires_at"] == thread["expires_at"]
+
+    @pytest.mark.parametrize(
+        ("expires_at", "why"),
+        [
+            (-60, "past"),
+            (TTL_MAX_SECONDS + 3600, "too far"),
+            ("2030-01-01T00:00:00", "no offset"),
+            ("soon", "not a time"),
+        ],
+        ids=lambda value: str(value),
+    )
+    async def test_an_invalid_instant_is_422(
+        self, api: httpx.AsyncClient, expires_at: Any, why: str
+    ) -> None:
+        if isinstance(expires_at, int):
+            expires_at = format_ts(utc_now() + timedelta(seconds=expires_at))
+        for url, body, loc in (
+            (THREADS, {"id": "t1", "expires_at": expires_at}, ["body", "expires_at"]),
+            (
+                f"{THREADS}/messages",
+                {"thread": {"id": "t1", "expires_at": expires_at}, "message": {}},
+                ["body", "thread", "expires_at"],
+            ),
+        ):
+            problem = assert_problem(await api.post(url, json=body), 422, "validation-error")
+            assert problem["errors"][0]["loc"] == loc, why
+        assert (await api.get(f"{THREADS}/t1")).status_code == 404
+
+    async def test_not_with_ttl_seconds(self, api: httpx.AsyncClient) -> None:
+        at = format_ts(utc_now() + timedelta(hours=1))
+        response = await api.post(THREADS, json={"id": "t1", "expires_at": at, "ttl_seconds": 60})
+        problem = assert_problem(response, 422, "validation-error")
+        assert "not both" in problem["errors"][0]["msg"]
+        assert (await api.get(f"{THREADS}/t1")).status_code == 404
 
 
 class TestSpaceDefaultTTL:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 import anyio
@@ -185,6 +185,39 @@ async def test_sweep_deletes_expired_threads_in_batches(store: Store) -> None:
     assert await store.sweep_expired(100) == 1
     assert await store.sweep_expired(100) == 0
     assert sorted(await listed(store, status="all")) == ["kept", "later"]
+
+
+async def test_an_expiry_given_as_an_instant_is_kept_to_the_microsecond(store: Store) -> None:
+    """``expires_at`` on create (what an import restores) is stored as given, in UTC, and
+    wins over the space's default."""
+    await store.create_space("s1", "One", {}, 60)
+    at = (utc_now() + timedelta(days=30)).replace(microsecond=123456)
+    row = await new_thread(store, "t1", space_id="s1", expires_at=at, messages=(msg(),))
+    assert row["expires_at"] == format_ts(at)
+    assert row["expires_at"].endswith(".123456Z")
+    assert await store.get_thread("s1", "t1") == row
+    page = await store.list_threads("s1", ThreadQuery(limit=10))
+    assert page.rows == [row]
+    # Another offset is the same instant.
+    eastern = at.astimezone(timezone(timedelta(hours=-5)))
+    other = await new_thread(store, "t2", space_id="s1", expires_at=eastern)
+    assert other["expires_at"] == format_ts(at)
+    fetched = await store.get_thread("s1", "t2")
+    assert fetched is not None
+    assert fetched["expires_at"] == format_ts(at)
+
+
+async def test_a_thread_expires_at_the_instant_it_was_given(store: Store) -> None:
+    at = utc_now() + timedelta(seconds=1)
+    row = await new_thread(store, "t1", expires_at=at, messages=(msg(),), state={"v": 1})
+    await new_thread(store, "kept")
+    assert row["expires_at"] == format_ts(at)
+    await expired(store, "t1")
+    assert utc_now() >= at
+    assert await listed(store, status="all") == ["kept"]
+    assert await store.list_messages(SPACE, "t1", MessageQuery(limit=10)) is None
+    assert await store.get_state(SPACE, "t1") is None
+    assert await store.sweep_expired(100) == 1
 
 
 # changing the expiry -----------------------------------------------------------------------

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..events import EventHub
 from ..ids import new_id
 from ..models import (
+    TTL_MAX_SECONDS,
     MessageCreate,
     MessageListQuery,
     ThreadCreate,
@@ -49,6 +51,22 @@ def _not_found(thread_id: str) -> NotFound:
     return NotFound(f"thread {thread_id!r} does not exist")
 
 
+def _check_expiry(expires_at: datetime, loc: tuple[str, ...]) -> None:
+    """A new thread's own expiry: after now (else it would be deleted as it is made), and
+    no further away than the longest time to live."""
+    now = utc_now()
+    if expires_at <= now:
+        msg = "is not in the future: the thread would be deleted at once"
+    elif expires_at - now > timedelta(seconds=TTL_MAX_SECONDS):
+        msg = "is more than ten years away, the longest time to live"
+    else:
+        return
+    raise ValidationFailed(
+        f"expires_at {format_ts(expires_at)} {msg}",
+        errors=[{"loc": ["body", *loc], "msg": msg, "type": "value_error"}],
+    )
+
+
 class ThreadService:
     def __init__(self, store: Store, limits: LimitChecker, events: EventHub | None = None) -> None:
         self.store = store
@@ -66,6 +84,8 @@ class ThreadService:
         self.limits.metadata(body.metadata, (*loc, "metadata"))
         if body.state is not None:
             self.limits.state(body.state, (*loc, "state"))
+        if body.expires_at is not None:
+            _check_expiry(body.expires_at, (*loc, "expires_at"))
 
     async def create(
         self,

@@ -31,6 +31,7 @@ __all__ = [
     "like_pattern",
     "now_ts",
     "parse_ts",
+    "requested_expiry",
     "slice_page",
     "utc_now",
 ]
@@ -200,6 +201,14 @@ def expiry_of(now: datetime, ttl_seconds: int | None) -> datetime | None:
     return now + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
 
 
+def requested_expiry(now: datetime, thread: ThreadCreate) -> datetime | None:
+    """When a thread created at ``now`` expires by its own ``expires_at`` or
+    ``ttl_seconds``; None: the space's default applies."""
+    if thread.expires_at is not None:
+        return thread.expires_at
+    return expiry_of(now, thread.ttl_seconds)
+
+
 ASSISTANT_COLUMNS = (
     "space_id",
     "id",
@@ -285,9 +294,10 @@ class Store(Protocol):
 
     Retention: a thread whose ``expires_at`` has passed is missing for every method (get,
     list, append, state, update, purge) from that instant, whether or not its rows are gone
-    yet. ``create_thread`` sets ``expires_at`` from ``thread.ttl_seconds``, or else from the
-    space's ``default_thread_ttl_seconds``, counted from ``created_at``; an expired thread's
-    id can be taken again at once. ``sweep_expired`` deletes at most ``limit`` expired
+    yet. ``create_thread`` sets ``expires_at`` to ``thread.expires_at`` (the service checks
+    it is in the future), or from ``thread.ttl_seconds``, or else from the space's
+    ``default_thread_ttl_seconds``, counted from ``created_at``; an expired thread's id can
+    be taken again at once. ``sweep_expired`` deletes at most ``limit`` expired
     threads (one transaction on SQL) and returns how many; ``purge_owner`` deletes every
     thread of one owner in a space, in transactions of ``PURGE_BATCH`` threads, and returns
     how many that had not expired yet it deleted.

@@ -19,12 +19,12 @@ from ..base import (
     Row,
     ThreadMutation,
     ThreadQuery,
-    expiry_of,
     format_ts,
     keyset_plan,
     like_pattern,
     new_thread_row,
     parse_ts,
+    requested_expiry,
     slice_page,
     utc_now,
 )
@@ -130,7 +130,7 @@ class ThreadStoreMixin(PostgresBase):
             len(messages),
             now,
             *arrays,
-            expiry_of(now, thread.ttl_seconds),
+            requested_expiry(now, thread),
         )
         try:
             try:

@@ -26,10 +26,10 @@ from ..base import (
     Row,
     ThreadMutation,
     ThreadQuery,
-    expiry_of,
     format_ts,
     keyset_plan,
     new_thread_row,
+    requested_expiry,
     slice_page,
     utc_now,
 )
@@ -266,7 +266,7 @@ class ThreadStoreMixin(RedisBase):
         now = format_ts(moment)
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
-        expiry = expiry_of(moment, thread.ttl_seconds)
+        expiry = requested_expiry(moment, thread)
         row = new_thread_row(
             space_id,
             thread_id,

@@ -21,6 +21,7 @@ from ..base import (
     keyset_plan,
     like_pattern,
     new_thread_row,
+    requested_expiry,
     slice_page,
     utc_now,
 )
@@ -82,7 +83,7 @@ class ThreadStoreMixin(SQLiteBase):
             ).fetchone()
             if space is None:
                 raise NotFound(f"space {space_id!r} does not exist")
-            expiry = expiry_of(moment, thread.ttl_seconds or space[0])
+            expiry = requested_expiry(moment, thread) or expiry_of(moment, space[0])
             expires_at = format_ts(expiry) if expiry is not None else None
             values = (
                 space_id,
