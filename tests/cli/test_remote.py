@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from tests.cli.conftest import Cli, json_lines, ok, one_line_error
 from tests.cli.test_transfer import comparable, seed
 from tests.conftest import LiveServer, free_port
+from threadloom.store.base import format_ts, utc_now
 
 pytestmark = pytest.mark.server
 
@@ -115,6 +117,33 @@ def test_import_over_http_with_each_conflict_mode(
     )
     assert replaced["replaced"] == 4
     assert comparable(json_lines(ok(cli("export")).stdout)) == before
+
+
+def test_import_over_http_keeps_each_expiry(
+    subprocess_cli: Cli, server: tuple[LiveServer, str], tmp_path: Path
+) -> None:
+    """Threads recreated through a server expire at their original instant; one whose
+    expiry has passed is counted, not sent."""
+    live, admin = server
+    cli = Cli(
+        "subprocess", subprocess_cli.cwd, {"THREADLOOM_URL": live.url, "THREADLOOM_API_KEY": admin}
+    )
+    exported = tmp_path / "export.jsonl"
+    ok(cli("export", "-o", str(exported)))
+    original = {line["id"]: line["expires_at"] for line in json_lines(exported.read_text())}
+    assert original["rich"] is not None
+    ok(cli("threads", "purge", "rich"))
+    counts = json.loads(ok(cli("import", str(exported), "--json")).stdout)
+    assert (counts["imported"], counts["skipped"], counts["expired"]) == (1, 3, 0)
+    again = {line["id"]: line["expires_at"] for line in json_lines(ok(cli("export")).stdout)}
+    assert again == original
+
+    ok(cli("threads", "purge", "rich"))
+    (rich,) = [line for line in json_lines(exported.read_text()) if line["id"] == "rich"]
+    rich["expires_at"] = format_ts(utc_now() - timedelta(seconds=1))
+    stale = json.loads(ok(cli("import", "-", "--json", input=json.dumps(rich))).stdout)
+    assert (stale["imported"], stale["expired"]) == (0, 1)
+    assert "'rich'" in one_line_error(cli("threads", "show", "rich"))
 
 
 def test_a_reader_key_exports_without_private_messages(

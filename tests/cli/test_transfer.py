@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from threadloom.cli.backend import Backend, LocalBackend
 from threadloom.errors import ServiceUnavailable
 from threadloom.local import LocalStore
 from threadloom.models import Message, MessageCreate, MessageListQuery, Page, Role, ThreadCreate
+from threadloom.store.base import format_ts, utc_now
 
 LONG = 250  # messages: more than two pages of 100
 
@@ -35,6 +38,7 @@ def seed(url: str) -> None:
             metadata={"customer": "c-42", "tier": 2, "tags": ["a", "b"]},
             state={"step": "greeting", "items": [1, 2]},
             role_mapping={"assistant": Role(name="Ada", user_id="bot", icon="https://x/a.png")},
+            ttl_seconds=30 * 24 * 3600,  # its copies must expire at the same instant
         )
         run(services.threads.create(me, "default", rich))
         messages = [
@@ -120,6 +124,8 @@ class TestExport:
         assert empty["messages"] == []
         assert empty["state"] is None
         assert old["status"] == "archived"
+        assert rich["expires_at"] is not None
+        assert [line["expires_at"] for line in (long, empty, old)] == [None, None, None]
 
     def test_to_stdout_with_filters(self, local: Cli, source: Path) -> None:
         assert source.exists()
@@ -201,6 +207,7 @@ class TestImport:
             "imported": 0,
             "replaced": 0,
             "skipped": 4,
+            "expired": 0,
             "messages": 0,
         }
         assert export_of(local, empty_url) == first
@@ -219,6 +226,110 @@ class TestImport:
         )
         assert len(copied) == 4
         assert {line["space_id"] for line in copied} == {"copy"}
+
+
+def in_the_past(lines: list[str], thread_id: str) -> list[str]:
+    """The lines of an export, with ``thread_id`` expired a minute ago."""
+    changed = []
+    for line in lines:
+        record = json.loads(line)
+        if record["id"] == thread_id:
+            record["expires_at"] = format_ts(utc_now() - timedelta(minutes=1))
+        changed.append(json.dumps(record))
+    return changed
+
+
+class TestExpiry:
+    def test_each_thread_expires_at_the_same_instant_as_its_original(
+        self, local: Cli, sqlite_url: str, source: Path, empty_url: str
+    ) -> None:
+        ok(local("import", str(source), "--database-url", empty_url))
+        original = {line["id"]: line["expires_at"] for line in export_of(local, sqlite_url)}
+        copied = {line["id"]: line["expires_at"] for line in export_of(local, empty_url)}
+        assert copied == original
+        assert original["rich"] is not None
+        assert original["long"] is None
+
+    def test_an_expired_thread_is_counted_and_not_imported(
+        self, local: Cli, source: Path, empty_url: str, tmp_path: Path
+    ) -> None:
+        stale = tmp_path / "stale.jsonl"
+        stale.write_text("\n".join(in_the_past(source.read_text().splitlines(), "rich")) + "\n")
+        done = ok(local("import", str(stale), "--database-url", empty_url, "--json"))
+        assert json.loads(done.stdout) == {
+            "imported": 3,
+            "replaced": 0,
+            "skipped": 0,
+            "expired": 1,
+            "messages": LONG + 1,
+        }
+        assert [line["id"] for line in export_of(local, empty_url)] == ["long", "empty", "old"]
+        text = ok(local("import", str(stale), "--database-url", empty_url)).stderr
+        assert "skipped 3, expired 1" in text
+
+    @pytest.mark.parametrize("on_conflict", ["overwrite", "fail"])
+    def test_an_expired_thread_leaves_a_thread_with_its_id_alone(
+        self, local: Cli, source: Path, empty_url: str, on_conflict: str
+    ) -> None:
+        ok(local("import", str(source), "--database-url", empty_url))
+        ok(local("state", "set", "rich", '"changed"', "--database-url", empty_url))
+        only_rich = [line for line in source.read_text().splitlines() if '"id":"rich"' in line]
+        assert len(only_rich) == 1
+        (stale,) = in_the_past(only_rich, "rich")
+        done = ok(
+            local(
+                "import",
+                "-",
+                "--on-conflict",
+                on_conflict,
+                "--json",
+                "--database-url",
+                empty_url,
+                input=stale,
+            )
+        )
+        assert json.loads(done.stdout)["expired"] == 1
+        (rich,) = [line for line in export_of(local, empty_url) if line["id"] == "rich"]
+        assert rich["state"] == "changed"
+        assert len(rich["messages"]) == 4
+
+    def test_a_thread_that_expires_while_it_is_imported_is_counted_as_expired(
+        self, local: Cli, empty_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Its expiry passes between its creation and its messages: nothing is left of it,
+        and the import goes on."""
+        soon = utc_now() + timedelta(seconds=1)
+
+        class Slow(LocalBackend):
+            def append_messages(
+                self, space: str, thread: str, messages: Sequence[MessageCreate]
+            ) -> list[Message]:
+                if thread == "brief":
+                    while utc_now() <= soon:
+                        time.sleep(0.05)
+                return super().append_messages(space, thread, messages)
+
+        real_connect = transfer.connect
+        use_backend(monkeypatch, Slow(empty_url))
+        lines = [
+            {"id": "brief", "expires_at": format_ts(soon), "messages": [{"content": "a"}]},
+            {"id": "after", "messages": [{"content": "b"}]},
+        ]
+        text = "\n".join(json.dumps(line) for line in lines)
+        done = ok(local("import", "-", "--json", input=text))
+        counts = json.loads(done.stdout)
+        assert (counts["imported"], counts["expired"], counts["messages"]) == (1, 1, 1)
+        monkeypatch.setattr(transfer, "connect", real_connect)
+        assert [line["id"] for line in export_of(local, empty_url)] == ["after"]
+
+    def test_the_target_rejects_what_it_cannot_keep(self, local: Cli, empty_url: str) -> None:
+        """An expiry more than ten years away is the target's validation error, cleanly."""
+        far = format_ts(utc_now() + timedelta(days=11 * 366))
+        line = json.dumps({"id": "t", "expires_at": far})
+        error = one_line_error(local("import", "-", "--database-url", empty_url, input=line))
+        assert "line 1: thread 't'" in error
+        assert "ten years" in error
+        assert export_of(local, empty_url) == []
 
 
 class TestOnConflict:
@@ -277,6 +388,8 @@ class TestBadInput:
             ('{"id": "bad id!"}', "line 1: id"),
             ('{"id": "t", "messages": [{"role": ""}]}', "line 1: role"),
             ('{"id": "t", "messages": [{"images": ["ftp://x"]}]}', "line 1: images"),
+            ('{"id": "t", "expires_at": "tomorrow"}', "line 1: expires_at"),
+            ('{"id": "t", "expires_at": "2999-01-01T00:00:00"}', "line 1: expires_at"),
         ],
     )
     def test_invalid_threads(self, local: Cli, empty_url: str, line: str, text: str) -> None:

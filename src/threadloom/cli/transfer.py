@@ -1,11 +1,13 @@
 """``threadloom export`` and ``threadloom import``: threads as JSON lines.
 
-One line is one thread: the thread as the API shows it (with its ``state``), plus
-``messages``, all of them in order. Export pages through the threads and through each
-thread's messages (never one request for a whole thread) and writes each line as it goes;
-import reads one line at a time. Ids are kept, so importing a file twice gives the same
-threads, and an export imported into an empty database gives the same threads again (new
-timestamps aside).
+One line is one thread: the thread as the API shows it (with its ``state`` and
+``expires_at``), plus ``messages``, all of them in order. Export pages through the threads
+and through each thread's messages (never one request for a whole thread) and writes each
+line as it goes; import reads one line at a time. Ids are kept, so importing a file twice
+gives the same threads, and an export imported into an empty database gives the same threads
+again (new timestamps aside), each expiring at the same instant as its original. A thread
+whose expiry has passed by the time it is imported is not imported: it is counted as
+expired.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Annotated, Any
@@ -25,7 +28,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..errors import AlreadyExists, ThreadloomError
 from ..models import MessageCreate, MessageListQuery, Thread, ThreadCreate
-from .backend import Backend, connect, pages
+from .backend import Backend, RemoteBackend, connect, pages
 from .base import commands, err, examples, fail, print_json
 from .options import ApiKeyOption, JsonOption, LocalDatabaseOption, SpaceOption, UrlOption
 from .threads import (
@@ -43,7 +46,16 @@ __all__ = ["app"]
 
 app = commands()
 
-THREAD_FIELDS = ("id", "title", "owner_id", "public", "metadata", "state", "role_mapping")
+THREAD_FIELDS = (
+    "id",
+    "title",
+    "owner_id",
+    "public",
+    "metadata",
+    "state",
+    "role_mapping",
+    "expires_at",
+)
 MESSAGE_FIELDS = ("id", "role", "content", "images", "private", "metadata")
 BATCH_BYTES = 512 * 1024
 """Messages per append request stay under this (servers take 1 MiB bodies by default)."""
@@ -226,6 +238,21 @@ def _batches(messages: Sequence[MessageCreate], size: int) -> Iterator[list[Mess
         yield batch
 
 
+def _expired(thread: ThreadCreate) -> bool:
+    """Whether the thread's expiry (from the export) has passed."""
+    return thread.expires_at is not None and thread.expires_at <= datetime.now(UTC)
+
+
+def _create_thread(backend: Backend, space: str, thread: ThreadCreate) -> Thread:
+    """``backend.create_thread``, keeping the thread's ``expires_at`` on a server too:
+    ``RemoteBackend.create_thread`` sends only the fields the client's ``ThreadFields``
+    names, so a thread that expires is sent with all of its fields here."""
+    if thread.expires_at is None or not isinstance(backend, RemoteBackend):
+        return backend.create_thread(space, thread)
+    fields = thread.model_dump(mode="json", exclude_none=True)
+    return backend.client.threads.create(space, **fields)
+
+
 def _import_thread(
     backend: Backend,
     space: str,
@@ -234,32 +261,41 @@ def _import_thread(
     archived: bool,
     on_conflict: OnConflict,
 ) -> str:
-    """Creates one thread with its messages and state: ``imported``, ``replaced`` or
-    ``skipped``. A thread that fails part way is removed again: nothing is half imported."""
+    """Creates one thread with its messages and state: ``imported``, ``replaced``,
+    ``skipped`` or ``expired``. A thread that fails part way is removed again: nothing is
+    half imported. One whose expiry has passed is left out, and a thread with its id in the
+    target is left as it is."""
+    if _expired(thread):
+        return "expired"
     try:
-        created = backend.create_thread(space, thread)
-        outcome = "imported"
-    except AlreadyExists:
-        if on_conflict is OnConflict.skip:
-            return "skipped"
-        if on_conflict is OnConflict.fail:
-            raise fail(
-                f"thread {thread.id!r} already exists (use --on-conflict skip or overwrite)"
-            ) from None
-        assert thread.id is not None
-        backend.purge_thread(space, thread.id)
-        created = backend.create_thread(space, thread)
-        outcome = "replaced"
-    try:
-        for batch in _batches(messages, backend.batch_size):
-            backend.append_messages(space, created.id, batch)
-        if archived:
-            backend.set_archived(space, created.id, True)
-    except BaseException:
         try:
-            backend.purge_thread(space, created.id)
-        except Exception:  # the original failure is the one to report
-            pass
+            created = _create_thread(backend, space, thread)
+            outcome = "imported"
+        except AlreadyExists:
+            if on_conflict is OnConflict.skip:
+                return "skipped"
+            if on_conflict is OnConflict.fail:
+                raise fail(
+                    f"thread {thread.id!r} already exists (use --on-conflict skip or overwrite)"
+                ) from None
+            assert thread.id is not None
+            backend.purge_thread(space, thread.id)
+            created = _create_thread(backend, space, thread)
+            outcome = "replaced"
+        try:
+            for batch in _batches(messages, backend.batch_size):
+                backend.append_messages(space, created.id, batch)
+            if archived:
+                backend.set_archived(space, created.id, True)
+        except BaseException:
+            try:
+                backend.purge_thread(space, created.id)
+            except Exception:  # the original failure is the one to report
+                pass
+            raise
+    except ThreadloomError:
+        if _expired(thread):  # it expired while it was being written: it is gone anyway
+            return "expired"
         raise
     return outcome
 
@@ -300,15 +336,21 @@ def import_(
     database_url: LocalDatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Create the threads of an export, with their ids, messages and state.
+    """Create the threads of an export, with their ids, messages, state and expiry.
 
     The file is read a line at a time. Ids are kept, so importing the same file again
     changes nothing (with the default --on-conflict skip), and an export imported into an
     empty database gives the same threads (only timestamps and the state's version counter
     are new). A thread that fails part way is removed again, so nothing is half imported;
     run the import again to go on.
+
+    A thread that expires keeps its expires_at: the copy is deleted at the same instant as
+    the original. One whose expiry has already passed is not imported (it would be deleted
+    on arrival) and is counted as expired; a thread with its id in the target is left as it
+    is, whatever --on-conflict says. A thread without an expiry takes the target space's
+    default time to live, if it has one.
     """
-    counts = {"imported": 0, "replaced": 0, "skipped": 0, "messages": 0}
+    counts = {"imported": 0, "replaced": 0, "skipped": 0, "expired": 0, "messages": 0}
     with ExitStack() as stack:
         stream, size = stack.enter_context(_input(source))
         backend = stack.enter_context(connect(url, api_key, database_url))
@@ -324,9 +366,9 @@ def import_(
             except ThreadloomError as exc:
                 raise fail(f"line {number}: thread {thread.id!r}: {exc.detail}") from None
             counts[outcome] += 1
-            if outcome != "skipped":
+            if outcome in ("imported", "replaced"):
                 counts["messages"] += len(messages)
-            threads = counts["imported"] + counts["replaced"] + counts["skipped"]
+            threads = sum(counts[name] for name in ("imported", "replaced", "skipped", "expired"))
             progress.update(task, description=f"{threads} threads, {counts['messages']} messages")
     if as_json:
         print_json(counts)
@@ -337,5 +379,6 @@ def import_(
 def _summary(counts: dict[str, Any]) -> str:
     return (
         f"imported {counts['imported']} threads, replaced {counts['replaced']}, skipped "
-        f"{counts['skipped']} ({counts['messages']} messages written)"
+        f"{counts['skipped']}, expired {counts['expired']} ({counts['messages']} messages "
+        "written)"
     )
