@@ -5,12 +5,12 @@ a recorded transport."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
 
-from threadloom import AsyncClient, Client, NotFound, Thread
+from threadloom import AsyncClient, Client, NotFound, Thread, ValidationFailed
 from threadloom.store.base import parse_ts
 
 pytestmark = pytest.mark.anyio
@@ -34,6 +34,20 @@ class TestAsync:
         assert kept.expires_at is None
         plain = await client.threads.create(SPACE, id="t2")
         assert plain.expires_at is None
+
+    async def test_thread_expires_at(self, client: AsyncClient) -> None:
+        when = datetime.now(UTC).replace(microsecond=250_000) + timedelta(days=2)
+        thread = await client.threads.create(SPACE, id="t1", expires_at=when)
+        assert thread.expires_at is not None
+        assert parse_ts(thread.expires_at) == when
+        # RFC 3339 text with another offset names the same instant.
+        text = when.astimezone(timezone(timedelta(hours=2))).isoformat()
+        other = await client.threads.create(SPACE, id="t2", expires_at=text)
+        assert other.expires_at == thread.expires_at
+        with pytest.raises(ValidationFailed):
+            await client.threads.create(SPACE, id="t3", expires_at=when, ttl_seconds=60)
+        with pytest.raises(ValidationFailed):
+            await client.threads.create(SPACE, id="t4", expires_at=datetime.now(UTC))
 
     async def test_space_default(self, client: AsyncClient) -> None:
         space = await client.spaces.create(id="s1", default_thread_ttl_seconds=120)

@@ -177,6 +177,8 @@ class RemoteBackend(Backend):
             metadata=body.metadata,
             state=body.state,
             role_mapping=body.role_mapping,
+            ttl_seconds=body.ttl_seconds,
+            expires_at=body.expires_at,
         )
 
     def set_archived(self, space: str, thread: str, archived: bool) -> Thread:

@@ -28,7 +28,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ..errors import AlreadyExists, ThreadloomError
 from ..models import MessageCreate, MessageListQuery, Thread, ThreadCreate
-from .backend import Backend, RemoteBackend, connect, pages
+from .backend import Backend, connect, pages
 from .base import commands, err, examples, fail, print_json
 from .options import ApiKeyOption, JsonOption, LocalDatabaseOption, SpaceOption, UrlOption
 from .threads import (
@@ -243,16 +243,6 @@ def _expired(thread: ThreadCreate) -> bool:
     return thread.expires_at is not None and thread.expires_at <= datetime.now(UTC)
 
 
-def _create_thread(backend: Backend, space: str, thread: ThreadCreate) -> Thread:
-    """``backend.create_thread``, keeping the thread's ``expires_at`` on a server too:
-    ``RemoteBackend.create_thread`` sends only the fields the client's ``ThreadFields``
-    names, so a thread that expires is sent with all of its fields here."""
-    if thread.expires_at is None or not isinstance(backend, RemoteBackend):
-        return backend.create_thread(space, thread)
-    fields = thread.model_dump(mode="json", exclude_none=True)
-    return backend.client.threads.create(space, **fields)
-
-
 def _import_thread(
     backend: Backend,
     space: str,
@@ -269,7 +259,7 @@ def _import_thread(
         return "expired"
     try:
         try:
-            created = _create_thread(backend, space, thread)
+            created = backend.create_thread(space, thread)
             outcome = "imported"
         except AlreadyExists:
             if on_conflict is OnConflict.skip:
@@ -280,7 +270,7 @@ def _import_thread(
                 ) from None
             assert thread.id is not None
             backend.purge_thread(space, thread.id)
-            created = _create_thread(backend, space, thread)
+            created = backend.create_thread(space, thread)
             outcome = "replaced"
         try:
             for batch in _batches(messages, backend.batch_size):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal, TypedDict, Unpack
 
 from ...models import Page, Role, Thread, ThreadStatus, ThreadWithMessage
@@ -30,7 +31,9 @@ __all__ = ["ThreadChanges", "ThreadEndpoints", "ThreadFields"]
 class ThreadFields(TypedDict, total=False):
     """The fields of a new thread (``threadloom.models.ThreadCreate``); None means unset.
     ``ttl_seconds``: the thread, its messages and state are deleted this many seconds after
-    it is created (unset: the space's ``default_thread_ttl_seconds``, if any)."""
+    it is created (unset: the space's ``default_thread_ttl_seconds``, if any); or
+    ``expires_at``: the instant they are deleted (a datetime with a time zone, or RFC 3339
+    text with an offset), not both."""
 
     id: str | None
     title: str | None
@@ -40,6 +43,7 @@ class ThreadFields(TypedDict, total=False):
     state: Any
     role_mapping: Mapping[str, Role | JSONMapping] | None
     ttl_seconds: int | None
+    expires_at: datetime | str | None
 
 
 class ThreadChanges(TypedDict, total=False):

@@ -17,7 +17,9 @@ _DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "Server-Sent Events: `thread.created`, `thread.updated`, "
         "`thread.deleted`, `message.created`, `state.updated`, `chat.delta`, `chat.done`, each "
-        "with `data` `{type, thread_id, data}` and an `id` to resume from; `replay.incomplete` "
+        "with `data` `{type, thread_id, data}` and an `id` to resume from; on the space stream "
+        "also `threads.purged` (`thread_id` null, `data` `{owner_id, count}`) after a purge by "
+        "owner; `replay.incomplete` "
         "when a resumed stream could not replay everything; `lagged` (then the stream ends) "
         "when the client fell too far behind.",
         "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
