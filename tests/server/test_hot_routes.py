@@ -8,11 +8,14 @@ import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import fastapi
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadloom.config import Limits, Settings
@@ -364,3 +367,30 @@ async def test_hot_requests_are_measured_under_their_route(
         metrics = (await client.get("/metrics")).text
     assert 'route="/v1/spaces/{space_id}/threads/{thread_id}/messages"' in metrics
     assert 'route="/v1/spaces/{space_id}/threads"' in metrics
+
+
+class _Item(BaseModel):
+    a: int
+
+
+async def test_an_endpoint_that_reads_the_body_itself_still_gets_it() -> None:
+    router = APIRouter()
+
+    @router.post("/v1/echo/{name}")
+    async def echo(
+        name: Annotated[str, fastapi.Path()], item: _Item, request: fastapi.Request
+    ) -> Response:
+        return Response(f"{name} {item.a} ".encode() + await request.body())
+
+    routes = hot_routes_of([router])
+    assert [route.hot for route in routes] == [True]
+    application = FastAPI()
+    application.include_router(router)
+    application.add_middleware(HotRoutes, routes=routes, handlers=application.exception_handlers)
+    transport = httpx.ASGITransport(app=application)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        response = await client.post(
+            "/v1/echo/x", content=b'{"a": 7}', headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 200
+    assert response.content == b'x 7 {"a": 7}'

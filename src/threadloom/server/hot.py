@@ -239,10 +239,12 @@ class HotRoutes:
         scope["route"] = hot.route
         scope["path_params"] = path
         body = b""
-        request = Request(scope, receive)
         try:
             if hot.reads_body:
                 body = await _read_body(receive)
+                # An endpoint that reads the body itself still gets it.
+                receive = _replaying(body, receive)
+            request = Request(scope, receive)
             kwargs = {}
             for param in hot.params:
                 value = param.read(request, path, body)
@@ -250,10 +252,10 @@ class HotRoutes:
         except _Disconnected:
             return
         except _Decline:
-            await self.app(scope, _replaying(body, receive) if hot.reads_body else receive, send)
+            await self.app(scope, receive, send)
             return
         except Exception as exc:
-            response = await self._problem(request, exc)
+            response = await self._problem(Request(scope, receive), exc)
         else:
             try:
                 response = await hot.route.endpoint(**kwargs)
