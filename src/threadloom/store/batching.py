@@ -18,6 +18,7 @@ gives up before its batch starts writes nothing.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
@@ -131,7 +132,7 @@ class _Waiting(Generic[ItemT, ResultT]):
 
 @dataclass(slots=True)
 class _Queue(Generic[ItemT, ResultT]):
-    waiting: list[_Waiting[ItemT, ResultT]] = field(default_factory=list)
+    waiting: deque[_Waiting[ItemT, ResultT]] = field(default_factory=deque)
     writing: bool = False
 
 
@@ -176,11 +177,11 @@ class GroupCommitter(Generic[ItemT, ResultT]):
         while queue.waiting:
             waiting = queue.waiting[0]
             if waiting.future.done():  # its caller gave up: nothing is written for it
-                queue.waiting.pop(0)
+                queue.waiting.popleft()
                 continue
             if batch and size + self._size(waiting.item) > self.max_size:
                 break
-            batch.append(queue.waiting.pop(0))
+            batch.append(queue.waiting.popleft())
             size += self._size(waiting.item)
         return batch
 
