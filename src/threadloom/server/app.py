@@ -128,7 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await asyncio.to_thread(migrate, settings.database_url)
         # Many requests append at once here: their appends share commits (batching.py).
-        store = group_commit(create_store(settings, serving=True))
+        store = group_commit(create_store(settings))
         if settings.metrics_enabled:
             store = instrument_store(store)
         await store.open()

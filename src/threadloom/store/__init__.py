@@ -13,10 +13,8 @@ if TYPE_CHECKING:
 __all__ = ["Store", "create_store"]
 
 
-def create_store(settings: Settings, *, serving: bool = False) -> Store:
-    """The backend named by ``settings.database_url``, not yet opened. ``serving``: for a
-    long-running server, where SQLite checkpoints its WAL on a thread of its own instead of
-    inside a request's COMMIT."""
+def create_store(settings: Settings) -> Store:
+    """The backend named by ``settings.database_url``, not yet opened."""
     url = settings.database_url
     if backend_of(url) == "sqlite":
         from .sqlite import SQLiteStore
@@ -25,7 +23,6 @@ def create_store(settings: Settings, *, serving: bool = False) -> Store:
             sqlite_path(url),
             busy_timeout_ms=settings.busy_timeout_ms,
             synchronous=settings.sqlite_synchronous,
-            background_checkpoints=serving,
         )
     if backend_of(url) == "redis":
         from .redis import RedisStore

@@ -3,7 +3,6 @@ small helpers every part of the backend shares."""
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -15,10 +14,7 @@ import orjson
 from ...errors import NotFound, ServiceUnavailable
 from ..base import now_ts
 
-__all__ = ["CHECKPOINT_SECONDS", "SQLiteBase"]
-
-log = logging.getLogger("threadloom.store")
-CHECKPOINT_SECONDS = 0.25
+__all__ = ["SQLiteBase"]
 
 _loads = orjson.loads
 
@@ -98,63 +94,18 @@ class _Connection:
             raise
 
 
-class Checkpointer(threading.Thread):
-    """Checkpoints the WAL every ``CHECKPOINT_SECONDS`` from a connection and a thread of its
-    own. Left to itself, SQLite checkpoints inside the COMMIT that takes the WAL past 1000
-    pages, fsync and all, and in a server that COMMIT runs on the event loop that serves
-    every request. A PASSIVE checkpoint never waits for readers or writers, and the sqlite3
-    module lets go of the GIL while it works, so requests go on meanwhile."""
-
-    def __init__(self, path: str, busy_timeout_ms: int) -> None:
-        super().__init__(name="threadloom-sqlite-checkpoint", daemon=True)
-        self.path = path
-        self.busy_timeout_ms = busy_timeout_ms
-        self.rounds = 0
-        self.checkpointed_frames = 0
-        self._stopping = threading.Event()
-
-    def run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-            while not self._stopping.wait(CHECKPOINT_SECONDS):
-                self.rounds += 1
-                try:
-                    busy, _frames, done = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                except sqlite3.Error as exc:  # the next round tries again
-                    log.warning("checkpointing the SQLite WAL failed: %s", exc)
-                    continue
-                if not busy and done > 0:
-                    self.checkpointed_frames += done
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join()
-
-
 class SQLiteBase:
     """One connection, a lock around it, and the read and write transactions every
     resource mixin runs its queries in."""
 
     backend = "sqlite"
 
-    def __init__(
-        self,
-        path: str,
-        *,
-        busy_timeout_ms: int = 10_000,
-        synchronous: str = "NORMAL",
-        background_checkpoints: bool = False,
-    ):
+    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000, synchronous: str = "NORMAL"):
         self.path = path
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
-        self._background_checkpoints = background_checkpoints and path != ":memory:"
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.RLock()
-        self.checkpointer: Checkpointer | None = None
 
     # lifecycle --------------------------------------------------------------------------
 
@@ -173,16 +124,9 @@ class SQLiteBase:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
-        if self._background_checkpoints:
-            conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self.checkpointer = Checkpointer(self.path, self._busy_timeout_ms)
-            self.checkpointer.start()
         self._conn = conn
 
     async def close(self) -> None:
-        if self.checkpointer is not None:
-            self.checkpointer.stop()
-            self.checkpointer = None
         with self._lock:
             if self._conn is not None:
                 self._conn.close()
