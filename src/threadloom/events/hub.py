@@ -10,9 +10,7 @@ behind is marked lagged and told so, instead of slowing writers or growing witho
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from ..ids import new_id
+from ..ids import ProcessSequence, new_id
 from ..store.base import now_ts
 
 __all__ = [
@@ -35,24 +33,16 @@ __all__ = [
 
 log = logging.getLogger("threadloom.events")
 
-_process_id = new_id("evt")
-"""What every event id of this process starts with: a new id (80 random bits), so events
-of different processes, which meet through Redis, never share an id."""
-_event_numbers = itertools.count(1)
-
-
-def _new_process() -> None:
-    global _process_id
-    _process_id = new_id("evt")
-
-
-os.register_at_fork(after_in_child=_new_process)
+_event_ids = ProcessSequence(lambda: new_id("evt"))
+"""Every event id of a process starts with a new id (80 random bits), so events of
+different processes, which meet through Redis, never share an id."""
 
 
 def new_event_id() -> str:
     """``evt_...-N``: this process's id and a counter. Unique across processes, increasing
     within one, and cheaper than a new id per event (it is made on every write)."""
-    return f"{_process_id}-{next(_event_numbers):012d}"
+    part, number = _event_ids.next()
+    return f"{part}-{number:012d}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,6 @@ the request runs, so every log line written for the request carries it.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import re
@@ -16,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..ids import ProcessSequence
 from ..logs import ACCESS_LOGGER, request_id_var
 from . import metrics
 
@@ -25,21 +25,13 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER = b"x-request-id"
 _VALID_ID = re.compile(rb"[\x21-\x7e]{1,128}")
 access_log = logging.getLogger(ACCESS_LOGGER)
-_id_prefix = os.urandom(4).hex()
-_id_numbers = itertools.count(1)
-
-
-def _new_process() -> None:
-    global _id_prefix
-    _id_prefix = os.urandom(4).hex()
-
-
-os.register_at_fork(after_in_child=_new_process)
+_request_ids = ProcessSequence(lambda: os.urandom(4).hex())
 
 
 def new_request_id() -> bytes:
     """16 hex digits: 8 random per process, then a counter (unique, cheap, not a secret)."""
-    return f"{_id_prefix}{next(_id_numbers) & 0xFFFFFFFF:08x}".encode()
+    part, number = _request_ids.next()
+    return f"{part}{number & 0xFFFFFFFF:08x}".encode()
 
 
 def _route_of(scope: Scope) -> str | None:
