@@ -1,5 +1,7 @@
-"""Group commit (store/batching.py): ``append_batch`` on every backend, and the batcher that
-gathers concurrent appends into it, each append keeping its own result."""
+"""Group commit (store/batching.py): ``append_batch`` and ``write_state_batch`` on the
+backends that share commits (SQLite and PostgreSQL), and the batcher that gathers concurrent
+writes into them, each write keeping its own result. Redis has no commit to share and is left
+alone."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import POSTGRES, backend_url
 from tests.store.test_contract import archive
+from threadloom.config import Settings
 from threadloom.errors import (
     AlreadyExists,
     NotFound,
@@ -18,7 +22,7 @@ from threadloom.errors import (
     ThreadArchived,
 )
 from threadloom.models import MessageCreate, ThreadCreate
-from threadloom.store import Store
+from threadloom.store import Store, create_store
 from threadloom.store.base import MessageQuery
 from threadloom.store.batching import (
     AppendItem,
@@ -30,6 +34,20 @@ from threadloom.store.batching import (
 
 pytestmark = pytest.mark.anyio
 SPACE = "default"
+
+
+@pytest.fixture(params=["sqlite", POSTGRES])
+def database_url(request: pytest.FixtureRequest) -> str:
+    return backend_url(request)
+
+
+@pytest.mark.redis
+def test_redis_writes_are_not_queued(redis_url: str, redis_prefix: str) -> None:
+    settings = Settings(database_url=redis_url, redis_prefix=redis_prefix, _env_file=None)  # type: ignore[call-arg]
+    store = create_store(settings)
+    assert group_commit(store) is store
+    sqlite = create_store(Settings(database_url="sqlite:///:memory:", _env_file=None))  # type: ignore[call-arg]
+    assert isinstance(group_commit(sqlite), BatchingStore)
 
 
 def msg(content: str, **kwargs: Any) -> MessageCreate:

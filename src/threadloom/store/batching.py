@@ -260,7 +260,9 @@ class BatchingStore(StoreProxy):
 
 
 def group_commit(store: Store) -> Store:
-    """``store`` with group-committed writes, when its backend can write batches."""
+    """``store`` with group-committed writes, when its backend can write batches. Redis
+    cannot and need not: each write there is one script with no commit to share, and
+    queueing its writes would only make them wait for each other."""
     if not hasattr(store, "append_batch"):
         return store
     return cast(Store, BatchingStore(cast(BatchWriter, store)))

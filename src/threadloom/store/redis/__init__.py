@@ -47,16 +47,6 @@ primary), not Redis Cluster.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from ..batching import (
-    AppendItem,
-    AppendResult,
-    StateResult,
-    StateWrite,
-    append_one_by_one,
-    write_states_one_by_one,
-)
 from .access import AccessStoreMixin
 from .assistants import AssistantStoreMixin
 from .connection import RedisBase
@@ -81,13 +71,3 @@ class RedisStore(
 ):
     """The whole store: each mixin holds the commands of one resource, the base holds the
     pool and the scripts."""
-
-    # Group commit: an append or a state write on Redis is one script, with no commit to
-    # share, so a batch is written one by one.
-    batch_per_thread = False
-
-    async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
-        return await append_one_by_one(self, items)
-
-    async def write_state_batch(self, items: Sequence[StateWrite]) -> list[StateResult]:
-        return await write_states_one_by_one(self, items)
