@@ -52,6 +52,12 @@ FROM t, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::
 RETURNING id, seq
 """
 
+_STATE_SELECT = (
+    "SELECT pk, status, state, state_version, state_updated_at FROM threads"
+    f" WHERE space_id = $1 AND id = $2 AND {_live(3)}"
+)
+"""A thread's state and what writing it needs; a write adds FOR UPDATE when it must lock."""
+
 _WRITE_STATES_SQL = """
 WITH saved AS (
     INSERT INTO state_versions (thread_pk, version, state, created_at)
@@ -264,19 +270,15 @@ class MessageStoreMixin(PostgresBase):
         # that lost that race does it again under the row lock, so a hot thread does not
         # turn into a storm of retries; either way If-Match and merge patches see the
         # newest state.
-        _select = (
-            "SELECT pk, status, state, state_version FROM threads"
-            f" WHERE space_id = $1 AND id = $2 AND {_live(3)}"
-        )
         now = utc_now()
-        r = await self._fetchrow(_select, space_id, thread_id, now)
+        r = await self._fetchrow(_STATE_SELECT, space_id, thread_id, now)
         if r is None:
             return None
         written = await _try_write_state(self._execute, r, thread_id, mutate, keep_versions, now)
         if written is None:
             async with self._transaction() as db:
                 now = utc_now()
-                r = await db.fetchrow(_select + " FOR UPDATE", space_id, thread_id, now)
+                r = await db.fetchrow(_STATE_SELECT + " FOR UPDATE", space_id, thread_id, now)
                 if r is None:
                     return None
                 written = await _try_write_state(
@@ -293,13 +295,11 @@ class MessageStoreMixin(PostgresBase):
         if len(items) == 1:
             return await write_states_one_by_one(self, items)
         first = items[0]
-        select = (
-            "SELECT pk, status, state, state_version, state_updated_at FROM threads"
-            f" WHERE space_id = $1 AND id = $2 AND {_live(3)} FOR UPDATE"
-        )
         async with self._transaction() as db:
             now = utc_now()
-            r = await db.fetchrow(select, first.space_id, first.thread_id, now)
+            r = await db.fetchrow(
+                _STATE_SELECT + " FOR UPDATE", first.space_id, first.thread_id, now
+            )
             if r is None:
                 return [None] * len(items)
             if r[1] != "active":
