@@ -1,11 +1,17 @@
-"""The README stays navigable: its links land somewhere and its tables say each thing once."""
+"""The docs stay navigable: their links land somewhere and their tables say each thing once."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = sorted(
+    [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *(ROOT / "docs").glob("*.md")],
+)
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def _anchors(text: str) -> set[str]:
@@ -31,28 +37,38 @@ def _tables(text: str) -> list[list[str]]:
     return tables
 
 
-def test_every_internal_link_has_a_target() -> None:
-    text = README.read_text()
-    anchors = _anchors(text)
-    links = re.findall(r"\]\(#([^)]+)\)", text)
-    assert links, "the README links to its own sections"
-    assert sorted({link for link in links if link not in anchors}) == []
+def _name(path: Path) -> str:
+    return str(path.relative_to(ROOT))
 
 
-def test_every_relative_file_link_exists() -> None:
-    text = README.read_text()
-    targets = [
-        t for t in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", text) if not t.startswith("http")
-    ]
-    assert targets
-    missing = [t for t in targets if not (README.parent / t).exists()]
-    assert missing == []
+@pytest.mark.parametrize("document", DOCUMENTS, ids=_name)
+def test_every_link_has_a_target(document: Path) -> None:
+    broken: list[str] = []
+    for target in _LINK.findall(document.read_text()):
+        if re.match(r"^[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        linked = (document.parent / path).resolve() if path else document
+        if not linked.exists():
+            broken.append(target)
+        elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked.read_text()):
+            broken.append(target)
+    assert broken == []
 
 
-def test_no_table_repeats_a_row_key() -> None:
-    text = README.read_text()
+def test_the_readme_links_every_document() -> None:
+    linked = {
+        (ROOT / target.partition("#")[0]).resolve()
+        for target in _LINK.findall((ROOT / "README.md").read_text())
+        if not re.match(r"^[a-z]+:", target)
+    }
+    assert [_name(d) for d in DOCUMENTS if d.name != "README.md" and d not in linked] == []
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=_name)
+def test_no_table_repeats_a_row_key(document: Path) -> None:
     repeated: list[str] = []
-    for table in _tables(text):
+    for table in _tables(document.read_text()):
         seen: set[str] = set()
         for row in table[2:]:  # past the header and its separator
             cells = [cell.strip() for cell in row.split("|")[1:-1]]
