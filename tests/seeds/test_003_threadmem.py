@@ -204,9 +204,13 @@ def test_add_and_remove_roles(remote: str | None, server: SeedServer) -> None:
 
 def test_copy(remote: str | None) -> None:
     thread = RoleThread(
-        owner_id="u-2", public=True, name="Original", metadata={"a": 1}, remote=remote
+        owner_id="u-2",
+        public=True,
+        name="Original",
+        metadata={"a": 1},
+        remote=remote,
+        role_mapping={"assistant": ADA},
     )
-    thread.add_role(ADA)
     thread.post("user", "one")
     thread.post("assistant", "two", private=True)
 
