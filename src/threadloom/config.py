@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     """Serve without API keys on a non-loopback address (never do this on a network)."""
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     """Comma-separated origins allowed to call the API from a browser."""
+    cors_allow_credentials: bool | None = None
+    """Let browsers send cookies and HTTP authentication cross-origin. Unset: yes for listed
+    origins, no with ``*``; ``true`` with ``*`` answers each request with its own origin, as
+    the original threaded-assistant design configured its app."""
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object a line, for log collectors; ``text``: one readable line."""

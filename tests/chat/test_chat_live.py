@@ -130,7 +130,7 @@ def test_the_original_session_routes_with_curl(
     server = live_servers(sqlite_url, env=llm_env(stub))
     welcome = httpx.get(server.url + "/")
     assert welcome.status_code == 200
-    assert welcome.json()["message"] == "Welcome to the threadloom API!"
+    assert welcome.json()["message"] == "Welcome to the OpenAI Threaded Assistant API!"
     # Exactly as the original design shows it.
     done = subprocess.run(
         [

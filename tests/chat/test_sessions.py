@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 async def test_welcome(api: httpx.AsyncClient) -> None:
     response = await api.get("/")
     assert response.status_code == 200
-    assert response.json()["message"] == "Welcome to the threadloom API!"
+    assert response.json()["message"] == "Welcome to the OpenAI Threaded Assistant API!"
 
 
 async def test_ask_creates_the_session_on_first_use_and_continues_it(

@@ -3,7 +3,8 @@ welcome, its ``/ask`` curl run as written, the assistants Bob and Private-Bob (m
 the API, answering through the offline provider) and its CORS configuration, checked with
 preflights over real HTTP.
 
-The server runs with ``THREADLOOM_CORS_ORIGINS=*``: threadloom's way to allow any origin
+The server runs with ``THREADLOOM_CORS_ORIGINS=*`` and ``THREADLOOM_CORS_ALLOW_CREDENTIALS=true``,
+threadloom's way to allow any origin with credentials, as the design does
 (a server without it sends no CORS headers). Nothing else is configured, so it is open
 (no key exists) and the caller is an admin.
 """
@@ -35,7 +36,7 @@ PRIVATE_BOB = {
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SeedServer]:
-    with serve(request, tmp_path_factory, env={"THREADLOOM_CORS_ORIGINS": "*"}) as live:
+    with serve(request, tmp_path_factory, env={"THREADLOOM_CORS_ORIGINS": "*", "THREADLOOM_CORS_ALLOW_CREDENTIALS": "true"}) as live:
         # Bob answers whatever asks for no assistant: he is the space's "default".
         created = httpx.post(f"{live.url}/v1/spaces/default/assistants", json=BOB, timeout=10)
         assert created.status_code == 201, created.text

@@ -51,7 +51,11 @@ class RoleThread(ThreadConversions):
         self._apply(self._backend.create_thread(self._create_body()))
 
     def __repr__(self) -> str:
-        return f"RoleThread(id={self._id!r}, name={self._name!r}, remote={self._remote!r})"
+        # The original's documented form: the constructor's own arguments first.
+        return (
+            f"RoleThread(owner_id={self._owner_id!r}, public={self._public!r}, "
+            f"name={self._name!r}, id={self._id!r}, remote={self._remote!r})"
+        )
 
     # roles ------------------------------------------------------------------------------
 

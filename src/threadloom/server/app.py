@@ -196,11 +196,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.request_body_bytes)
     if settings.cors_origins:
-        wildcard = "*" in settings.cors_origins
+        credentials = settings.cors_allow_credentials
+        if credentials is None:
+            credentials = "*" not in settings.cors_origins
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_credentials=not wildcard,
+            allow_credentials=credentials,
             allow_methods=["*"],
             allow_headers=["*"],
             expose_headers=["ETag", "Idempotent-Replayed", "Retry-After", "X-Request-ID"],
