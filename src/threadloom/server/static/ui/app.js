@@ -302,7 +302,7 @@ function applyAccess() {
 async function reloadAll({ newKey = false } = {}) {
   const known = !newKey || (await identify());
   applyAccess(); // what the key may do, or when that is not known, what it might
-  if (!known) return false;
+  if (!known) return;
   if (state.space !== null && state.space !== api.space) {
     history.pushState(null, "", location.pathname);
     state.thread = null;
@@ -315,7 +315,7 @@ async function reloadAll({ newKey = false } = {}) {
   const thread = state.thread;
   state.thread = null;
   if (thread) show(thread);
-  return true;
+  else route(); // the session the URL names, if the key had not been known before
 }
 
 function settings() {
@@ -362,7 +362,7 @@ function start() {
   window.addEventListener("popstate", route);
   syncDrawer();
   api.version().then((about) => (state.version = about.version), () => {});
-  reloadAll({ newKey: true }).then((loaded) => loaded && route());
+  reloadAll({ newKey: true });
 }
 
 start();
