@@ -40,6 +40,7 @@ from .errors import (
 from .models import (
     ApiKey,
     ApiKeyCreated,
+    ApiKeyIdentity,
     Assistant,
     ChatContext,
     LegacyThread,
@@ -68,6 +69,7 @@ __all__ = [
     "AlreadyExists",
     "ApiKey",
     "ApiKeyCreated",
+    "ApiKeyIdentity",
     "Assistant",
     "AsyncClient",
     "ChatContext",

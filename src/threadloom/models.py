@@ -26,6 +26,7 @@ __all__ = [
     "ApiKey",
     "ApiKeyCreate",
     "ApiKeyCreated",
+    "ApiKeyIdentity",
     "AskRequest",
     "AskResponse",
     "Assistant",
@@ -444,6 +445,20 @@ class ApiKey(_Response):
 
 class ApiKeyCreated(ApiKey):
     key: str = Field(description="The secret. It is shown once and stored only as a hash.")
+
+
+class ApiKeyIdentity(_Response):
+    """Who a request acts as: what ``GET /v1/keys/me`` tells the key it was sent with."""
+
+    object: Literal["api_key_identity"] = "api_key_identity"
+    key_id: str | None = Field(
+        description="The key's id; null on a server without keys (open on loopback)."
+    )
+    role: KeyRole = Field(description="admin, writer or reader (admin on an open server).")
+    space_id: str | None = Field(
+        description="The one space a writer or reader key works in; null for admin keys, "
+        "which reach every space."
+    )
 
 
 # The original minimal thread API ----------------------------------------------------------

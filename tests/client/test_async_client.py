@@ -353,6 +353,23 @@ class TestKeys:
             revoked = {key.id: key for key in await as_admin.keys.list()}[writer.id]
             assert revoked.revoked_at is not None
 
+    async def test_me_names_the_key_sent(self, app: FastAPI, client: AsyncClient) -> None:
+        assert (await client.keys.me()).model_dump() == {
+            "object": "api_key_identity",
+            "key_id": None,
+            "role": "admin",
+            "space_id": None,
+        }
+        admin = await client.keys.create(role="admin")
+        async with in_process(app, admin.key) as as_admin:
+            reader = await as_admin.keys.create(role="reader", space=SPACE)
+            assert (await as_admin.keys.me()).key_id == admin.id
+        async with in_process(app, reader.key) as as_reader:
+            me = await as_reader.keys.me()
+            assert (me.key_id, me.role, me.space_id) == (reader.id, "reader", SPACE)
+        with pytest.raises(Unauthenticated):
+            await client.keys.me()  # keys exist now: no key is no answer
+
 
 class TestLegacy:
     async def test_original_api(self, client: AsyncClient) -> None:

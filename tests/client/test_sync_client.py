@@ -96,6 +96,8 @@ def test_a_conversation_configured_from_the_environment(
         with pytest.raises(NotFound):
             client.threads.get(SPACE, "support-42")
         assert [key.role for key in client.keys.list()] == ["admin"]
+        me = client.keys.me()
+        assert (me.key_id, me.role, me.space_id) == (client.keys.list()[0].id, "admin", None)
 
 
 def test_arguments_win_over_the_environment(

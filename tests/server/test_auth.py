@@ -1,6 +1,6 @@
 """Authentication and authorization over HTTP: key headers, 401/403/404, space isolation,
-reader restrictions, private messages, admin-only routes, the original API's space, and keys
-stored only as hashes."""
+reader restrictions, private messages, admin-only routes, the original API's space, a key
+asking who it is, and keys stored only as hashes."""
 
 from __future__ import annotations
 
@@ -57,6 +57,7 @@ class World:
     """Spaces ``alpha`` and ``beta`` with keys and a seeded thread ``t1`` in each."""
 
     admin: str
+    admin_id: str
     writer_a: str
     writer_a_id: str
     reader_a: str
@@ -69,7 +70,7 @@ async def world(app: FastAPI, api: httpx.AsyncClient) -> World:
     services = services_of(app)
     await services.store.create_space("alpha", "Alpha", {})
     await services.store.create_space("beta", "Beta", {})
-    admin, _ = await services.keys.create("admin", None, "root")
+    admin, admin_row = await services.keys.create("admin", None, "root")
     writer_a, writer_a_row = await services.keys.create("writer", "alpha", "writer a")
     reader_a, reader_a_row = await services.keys.create("reader", "alpha", "reader a")
     writer_b, _ = await services.keys.create("writer", "beta", "writer b")
@@ -93,6 +94,7 @@ async def world(app: FastAPI, api: httpx.AsyncClient) -> World:
         assert batch.status_code == 201, batch.text
     return World(
         admin=admin,
+        admin_id=admin_row["id"],
         writer_a=writer_a,
         writer_a_id=writer_a_row["id"],
         reader_a=reader_a,
@@ -306,6 +308,69 @@ async def test_invalid_key_creation_is_refused(
     assert_problem(response, status, slug)
     after = await api.get("/v1/keys", headers=key_header(world.admin))
     assert after.json() == before.json()
+
+
+# A key asks who it is ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("holder", "role", "space_id"),
+    [("admin", "admin", None), ("writer_a", "writer", "alpha"), ("reader_a", "reader", "alpha")],
+)
+async def test_every_key_learns_its_own_id_role_and_space(
+    api: httpx.AsyncClient, world: World, holder: str, role: str, space_id: str | None
+) -> None:
+    secret = getattr(world, holder)
+    response = await api.get("/v1/keys/me", headers=key_header(secret))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {  # exactly these: never the secret, its hash or its prefix
+        "object": "api_key_identity",
+        "key_id": getattr(world, f"{holder}_id"),
+        "role": role,
+        "space_id": space_id,
+    }
+    bearer = await api.get("/v1/keys/me", headers={"Authorization": f"Bearer {secret}"})
+    assert bearer.json() == response.json()
+
+
+@pytest.mark.usefixtures("world")
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"X-API-Key": "tl_" + "A" * 43}, {"Authorization": "Bearer tl_not-a-real-key"}],
+    ids=["no key", "unknown key", "unknown bearer"],
+)
+async def test_who_am_i_needs_a_valid_key_once_keys_exist(
+    api: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    response = await api.get("/v1/keys/me", headers=headers)
+    assert_problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"].startswith("Bearer ")
+
+
+async def test_a_revoked_key_is_not_told_who_it_was(api: httpx.AsyncClient, world: World) -> None:
+    revoked = await api.delete(f"/v1/keys/{world.reader_a_id}", headers=key_header(world.admin))
+    assert revoked.status_code == 204, revoked.text
+    response = await api.get("/v1/keys/me", headers=key_header(world.reader_a))
+    assert_problem(response, 401, "unauthenticated")
+
+
+async def test_without_keys_the_caller_is_the_open_admin(api: httpx.AsyncClient) -> None:
+    response = await api.get("/v1/keys/me")
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "object": "api_key_identity",
+        "key_id": None,
+        "role": "admin",
+        "space_id": None,
+    }
+
+
+async def test_who_am_i_is_in_the_openapi_document(api: httpx.AsyncClient) -> None:
+    operation = (await api.get("/openapi.json")).json()["paths"]["/v1/keys/me"]["get"]
+    assert "application/problem+json" in operation["responses"]["401"]["content"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema["$ref"].endswith("/ApiKeyIdentity")
 
 
 # Isolation between spaces -----------------------------------------------------------------

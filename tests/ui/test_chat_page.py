@@ -265,6 +265,157 @@ class TestApiKey:
         expect(page.locator(".toast")).to_contain_text("An API key is needed.")
 
 
+@pytest.fixture
+def acme_keys(http: httpx.Client) -> dict[str, str]:
+    """Space ``acme`` with a thread, ``default`` with another, and a key of every role. The
+    first key, the admin's, closes the open server: it makes the others."""
+    assert http.post("/v1/spaces", json={"id": "acme", "name": "Acme"}).status_code == 201
+    plans = http.post("/v1/spaces/acme/threads", json={"title": "Acme plans"})
+    assert plans.status_code == 201, plans.text
+    add = http.post(
+        f"/v1/spaces/acme/threads/{plans.json()['id']}/messages", json={"content": "Ship it"}
+    )
+    assert add.status_code == 201, add.text
+    new_thread(http, "Default things")
+    keys: dict[str, str] = {}
+    for role, space in (("admin", None), ("writer", "acme"), ("reader", "acme")):
+        headers = auth_headers(keys["admin"]) if keys else {}
+        created = http.post("/v1/keys", json={"role": role, "space_id": space}, headers=headers)
+        assert created.status_code == 201, created.text
+        keys[role] = created.json()["key"]
+    return keys
+
+
+def enter_key(page: Page, key: str) -> None:
+    dialog = page.get_by_role("dialog", name="API key required")
+    expect(dialog).to_be_visible()
+    page.get_by_label("API key", exact=True).fill(key)
+    dialog.get_by_role("button", name="Continue").click()
+    expect(dialog).to_be_hidden()
+
+
+def auth_headers(key: str) -> dict[str, str]:
+    return {"X-API-Key": key}
+
+
+class TestKeyRoles:
+    """The page asks the server who its key is (GET /v1/keys/me) before it loads anything."""
+
+    def test_a_writer_key_opens_its_own_space(
+        self,
+        new_page: PageFactory,
+        ui_server: LiveServer,
+        http: httpx.Client,
+        acme_keys: dict[str, str],
+    ) -> None:
+        page = new_page()
+        page.goto(f"{ui_server.url}/ui/")
+        enter_key(page, acme_keys["writer"])
+        expect(page.locator("#space-label")).to_have_text("acme")
+        expect(page.locator(".session-title")).to_have_text(["Acme plans"])
+        page.get_by_role("link", name="Acme plans").click()
+        expect(page.locator(".msg-user")).to_contain_text("Ship it")
+
+        send(page, "Next step?")
+        expect(page.locator(".msg-assistant")).to_contain_text("offline assistant")
+        thread_id = open_thread_id(page)
+        stored = http.get(
+            f"/v1/spaces/acme/threads/{thread_id}/messages",
+            headers=auth_headers(acme_keys["admin"]),
+        )
+        assert [m["content"] for m in stored.json()["data"]][:2] == ["Ship it", "Next step?"]
+
+        # The space is the key's: the settings show it and offer no other.
+        page.get_by_role("button", name="Settings").click()
+        settings = page.get_by_role("dialog", name="Settings")
+        expect(settings.get_by_label("Space")).to_have_value("acme")
+        expect(settings.get_by_label("Space")).not_to_be_editable()
+        expect(settings).to_contain_text("This key works in this space only.")
+        settings.get_by_role("button", name="Cancel").click()
+        page.reload()
+        expect(page.locator(".msg-user").first).to_contain_text("Ship it")
+        expect(page.locator(".toast")).to_have_count(0)  # never "space 'default' does not exist"
+
+        # A key given in the settings is asked about before anything is shown with it.
+        page.get_by_role("button", name="Settings").click()
+        settings.get_by_label("New API key").fill(acme_keys["reader"])
+        settings.get_by_role("button", name="Save").click()
+        expect(composer(page)).to_be_disabled()
+        expect(page.locator("#read-only-note")).to_be_visible()
+
+    def test_a_reader_key_reads_and_is_told_why_it_cannot_write(
+        self,
+        new_page: PageFactory,
+        ui_server: LiveServer,
+        http: httpx.Client,
+        acme_keys: dict[str, str],
+    ) -> None:
+        reader = http.get("/v1/keys/me", headers=auth_headers(acme_keys["reader"]))
+        assert reader.json()["role"] == "reader", reader.text
+        reader_id = reader.json()["key_id"]
+        page = new_page()
+        page.goto(f"{ui_server.url}/ui/")
+        enter_key(page, acme_keys["reader"])
+        expect(page.locator("#space-label")).to_have_text("acme")
+        note = page.locator("#read-only-note")
+        expect(note).to_be_visible()
+        expect(note).to_contain_text("This key can only read.")
+        message_box = composer(page)
+        expect(message_box).to_be_disabled()
+        expect(message_box).to_have_attribute("placeholder", "This key can only read")
+        expect(message_box).to_have_accessible_description(re.compile("This key can only read"))
+        expect(page.get_by_role("button", name="Send")).to_be_disabled()
+        expect(page.get_by_role("button", name="New chat")).to_be_disabled()
+        expect(page.get_by_role("button", name="Draft a reply")).to_be_disabled()
+
+        # Reading works; nothing on the page writes.
+        page.get_by_role("link", name="Acme plans").click()
+        expect(page.locator(".msg-user")).to_contain_text("Ship it")
+        expect(page.locator(".session-archive")).to_be_hidden()
+        expect(message_box).to_be_disabled()
+        expect(page.locator(".toast")).to_have_count(0)
+
+        # Revoked meanwhile, the key is refused; the key given instead is asked about again.
+        revoked = http.delete(f"/v1/keys/{reader_id}", headers=auth_headers(acme_keys["admin"]))
+        assert revoked.status_code == 204, revoked.text
+        page.get_by_label("Search sessions by title").fill("acme")
+        expect(
+            page.get_by_role("dialog", name="API key required").get_by_role("alert")
+        ).to_be_visible()
+        enter_key(page, acme_keys["writer"])
+        expect(message_box).to_be_enabled()
+        expect(note).to_be_hidden()
+        expect(message_box).to_have_attribute("placeholder", "Message the assistant…")
+        expect(message_box).not_to_have_attribute("aria-describedby", re.compile("."))
+        page.locator(".session").hover()
+        expect(page.get_by_role("button", name="Archive “Acme plans”")).to_be_visible()
+
+    def test_an_admin_key_works_in_the_space_picked_in_the_settings(
+        self,
+        new_page: PageFactory,
+        ui_server: LiveServer,
+        acme_keys: dict[str, str],
+    ) -> None:
+        page = new_page()
+        page.goto(f"{ui_server.url}/ui/")
+        enter_key(page, acme_keys["admin"])
+        expect(page.locator("#space-label")).to_have_text("default")
+        expect(page.locator(".session-title")).to_have_text(["Default things"])
+        expect(composer(page)).to_be_enabled()
+        expect(page.locator("#read-only-note")).to_be_hidden()
+
+        page.get_by_role("button", name="Settings").click()
+        settings = page.get_by_role("dialog", name="Settings")
+        expect(settings.get_by_label("Space")).to_be_editable()
+        expect(settings).to_contain_text("The space whose sessions are listed")
+        settings.get_by_label("Space").fill("acme")
+        settings.get_by_role("button", name="Save").click()
+        expect(page.locator("#space-label")).to_have_text("acme")
+        expect(page.locator(".session-title")).to_have_text(["Acme plans"])
+        page.reload()
+        expect(page.locator(".session-title")).to_have_text(["Acme plans"])  # kept
+
+
 class TestPhone:
     def test_the_sessions_list_is_a_drawer(
         self, new_page: PageFactory, ui_server: LiveServer, http: httpx.Client

@@ -15,14 +15,14 @@ import ipaddress
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict
 
 from ..errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from ..ids import new_id
 from ..store import Store
 from ..store.base import Row
 
-__all__ = ["KeyService", "Principal", "hash_key", "is_loopback"]
+__all__ = ["KeyIdentity", "KeyService", "Principal", "hash_key", "is_loopback"]
 
 KeyRole = Literal["admin", "writer", "reader"]
 KEY_PREFIX = "tl_"
@@ -82,6 +82,15 @@ class Principal:
 
 
 OPEN_PRINCIPAL = Principal(key_id=None, role="admin", space_id=None)
+
+
+class KeyIdentity(TypedDict):
+    """What a caller may learn about its own key: never its secret, hash or prefix."""
+
+    object: Literal["api_key_identity"]
+    key_id: str | None
+    role: KeyRole
+    space_id: str | None
 
 
 class KeyService:
@@ -145,6 +154,16 @@ class KeyService:
                 headers={"WWW-Authenticate": 'Bearer realm="threadloom", error="invalid_token"'},
             )
         return cached[1]
+
+    def identify(self, principal: Principal) -> KeyIdentity:
+        """The caller's own key, so a client (the web page) can open the key's space and
+        offer only what its role allows. Authentication has already checked the key."""
+        return {
+            "object": "api_key_identity",
+            "key_id": principal.key_id,
+            "role": principal.role,
+            "space_id": principal.space_id,
+        }
 
     async def create(
         self, role: KeyRole, space_id: str | None, name: str | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ...models import ApiKey, ApiKeyCreated
+from ...models import ApiKey, ApiKeyCreated, ApiKeyIdentity
 from ..calls import Call, Endpoint, decode, encode, given, no_content, path
 
 __all__ = ["KeyEndpoints"]
@@ -13,7 +13,13 @@ ApiKeys = list[ApiKey]  # a module-level name: KeyEndpoints has a method named l
 
 
 class KeyEndpoints:
-    """API keys; managing them takes an admin key."""
+    """API keys; managing them takes an admin key, ``me()`` any key."""
+
+    @Endpoint
+    def me(self) -> Call[ApiKeyIdentity]:
+        """The key this client sends: its id, role and space (``space_id`` is None for an
+        admin key; ``key_id`` is None on a server without keys)."""
+        return Call("GET", "/v1/keys/me", decode(ApiKeyIdentity))
 
     @Endpoint
     def create(

@@ -1,5 +1,7 @@
 // The threadloom HTTP API, as the page uses it. Errors are problem documents (RFC 9457);
 // a 401 asks the person for an API key (once, however many requests failed) and retries.
+// The key's identity (GET /v1/keys/me) says where it works: a writer or reader key in its own
+// space only, a reader key without writing; an admin key in the space picked in the settings.
 
 import { randomId } from "./dom.js";
 import { parseEventStream } from "./sse.js";
@@ -38,13 +40,18 @@ function storage() {
 }
 
 export class Api {
-  /** askForKey({rejected}) resolves to a key, or null when the person cancels. */
-  constructor({ askForKey }) {
+  /**
+   * askForKey({rejected}) resolves to a key, or null when the person cancels; onKeyChange()
+   * is called when that prompt has given a new key (its identity is not known yet).
+   */
+  constructor({ askForKey, onKeyChange = () => {} }) {
     // The API lives one level above the page (/ui/ -> /), even behind a path prefix.
     this.root = new URL("../", document.baseURI);
     this.askForKey = askForKey;
+    this.onKeyChange = onKeyChange;
     this.memory = { [KEY_STORAGE]: null, [SPACE_STORAGE]: null };
     this.keyPrompt = null;
+    this.identity = null;
   }
 
   #get(name) {
@@ -65,12 +72,24 @@ export class Api {
 
   set key(value) {
     this.#set(KEY_STORAGE, value ? String(value).trim() : null);
+    this.identity = null; // another key: what it may do is asked again
   }
 
+  /** The key's own space when it has one, else the one picked in the settings. */
   get space() {
-    return this.#get(SPACE_STORAGE) || DEFAULT_SPACE;
+    return this.identity?.space_id || this.#get(SPACE_STORAGE) || DEFAULT_SPACE;
   }
 
+  /** The key works in one space only: no other can be picked. */
+  get spaceIsBound() {
+    return Boolean(this.identity?.space_id);
+  }
+
+  get readOnly() {
+    return this.identity?.role === "reader";
+  }
+
+  /** The picked space, kept for admin keys; a bound key's own space is never stored. */
   set space(value) {
     this.#set(SPACE_STORAGE, value && value !== DEFAULT_SPACE ? value : null);
   }
@@ -110,6 +129,7 @@ export class Api {
         const key = await this.#promptForKey(Boolean(sentKey));
         if (!key) throw new ApiError({ ...problem, detail: "An API key is needed." }, response);
         this.key = key;
+        this.onKeyChange();
         continue;
       }
       if (!response.ok) throw new ApiError(await problemOf(response), response);
@@ -132,6 +152,12 @@ export class Api {
 
   version() {
     return this.json("GET", "/");
+  }
+
+  /** Asks the server who the key is: {key_id, role, space_id}, kept as `identity`. */
+  async identify() {
+    this.identity = await this.json("GET", "/v1/keys/me");
+    return this.identity;
   }
 
   listThreads({ q, after, limit = 30 } = {}) {

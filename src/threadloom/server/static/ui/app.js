@@ -1,5 +1,6 @@
 // The web chat page: wires the sessions list, the conversation, the composer and the
-// dialogs together. The open session is in the URL (#/t/ID), so a reload keeps it.
+// dialogs together. The open session is in the URL (#/t/ID), so a reload keeps it. Nothing is
+// loaded before the server has said who the key is: its space, and whether it may write.
 
 import { Api, ApiError } from "./api.js";
 import { Conversation } from "./conversation.js";
@@ -12,8 +13,10 @@ const PHONE = window.matchMedia("(max-width: 720px)");
 const TITLE_CHARS = 60;
 const BUSY_RETRIES = 3;
 
-const api = new Api({ askForKey });
-const state = { thread: null, streaming: null, version: null, routing: 0 };
+const api = new Api({ askForKey, onKeyChange: () => identifying || reloadAll({ newKey: true }) });
+const state = { thread: null, streaming: null, version: null, routing: 0, space: null };
+const PLACEHOLDER = $("input").placeholder;
+let identifying = null;
 
 function showError(error) {
   if (error?.name === "AbortError") return;
@@ -169,7 +172,7 @@ async function send(event) {
   event?.preventDefault();
   const input = $("input");
   const content = input.value.trim();
-  if (!content || state.streaming) return;
+  if (!content || state.streaming || api.readOnly) return;
   let thread = state.thread;
   try {
     thread ??= await newSession(titleFrom(content));
@@ -263,27 +266,63 @@ async function loadAssistants() {
   select.value = assistants.some((a) => a.id === saved) ? saved : "";
 }
 
-function reloadAll() {
+// What the key may do.
+
+/** Asks who the key is (one question at a time); false when that failed, and said why. */
+function identify() {
+  identifying ??= api
+    .identify()
+    .then(
+      () => true,
+      (error) => {
+        showError(error);
+        return false;
+      },
+    )
+    .finally(() => {
+      identifying = null;
+    });
+  return identifying;
+}
+
+/** A reader key sends nothing, starts no chat and archives none, and the page says so. */
+function applyAccess() {
+  const readOnly = api.readOnly;
+  $("app").classList.toggle("read-only", readOnly);
+  for (const id of ["input", "send", "new-session", "assistant"]) $(id).disabled = readOnly;
+  for (const chip of document.querySelectorAll("[data-prompt]")) chip.disabled = readOnly;
+  $("input").placeholder = readOnly ? "This key can only read" : PLACEHOLDER;
+  if (readOnly) $("input").setAttribute("aria-describedby", "read-only-note");
+  else $("input").removeAttribute("aria-describedby");
+  $("read-only-note").hidden = !readOnly;
+  sessions.readOnly = readOnly;
+}
+
+/** Shows the space the key works in, from scratch: after a new key, its identity first. */
+async function reloadAll({ newKey = false } = {}) {
+  const known = !newKey || (await identify());
+  applyAccess(); // what the key may do, or when that is not known, what it might
+  if (!known) return;
+  if (state.space !== null && state.space !== api.space) {
+    history.pushState(null, "", location.pathname);
+    state.thread = null;
+    show(null);
+  }
+  state.space = api.space;
   $("space-label").textContent = api.space;
   sessions.reload();
   loadAssistants();
   const thread = state.thread;
   state.thread = null;
   if (thread) show(thread);
+  else route(); // the session the URL names, if the key had not been known before
 }
 
 function settings() {
   openSettings({
     api,
     version: state.version,
-    onSaved: ({ spaceChanged }) => {
-      if (spaceChanged) {
-        history.pushState(null, "", location.pathname);
-        state.thread = null;
-        show(null);
-      }
-      reloadAll();
-    },
+    onSaved: ({ keyChanged }) => reloadAll({ newKey: keyChanged }),
   });
 }
 
@@ -322,11 +361,8 @@ function start() {
   window.addEventListener("hashchange", route);
   window.addEventListener("popstate", route);
   syncDrawer();
-  $("space-label").textContent = api.space;
   api.version().then((about) => (state.version = about.version), () => {});
-  sessions.reload();
-  loadAssistants();
-  route();
+  reloadAll({ newKey: true });
 }
 
 start();

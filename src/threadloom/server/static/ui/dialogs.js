@@ -59,6 +59,9 @@ export function openSettings({ api, version, onSaved }) {
     forget.hidden = !key;
   };
   spaceInput.value = api.space;
+  spaceInput.readOnly = api.spaceIsBound;
+  $("space-hint").hidden = api.spaceIsBound;
+  $("space-bound").hidden = !api.spaceIsBound;
   keyInput.value = "";
   $("about").textContent = version ? `threadloom ${version}` : "";
   showKey();
@@ -72,11 +75,11 @@ export function openSettings({ api, version, onSaved }) {
     if (!form.reportValidity()) return;
     const spaceChanged = spaceInput.value.trim() !== api.space;
     const keyChanged = forgetKey || Boolean(keyInput.value.trim());
+    if (spaceChanged) api.space = spaceInput.value.trim();
     if (forgetKey) api.key = null;
     if (keyInput.value.trim()) api.key = keyInput.value.trim();
-    api.space = spaceInput.value.trim();
     close();
-    if (spaceChanged || keyChanged) onSaved({ spaceChanged, keyChanged });
+    if (spaceChanged || keyChanged) onSaved({ keyChanged });
   };
   const close = () => {
     form.removeEventListener("submit", onSubmit);

@@ -1,5 +1,5 @@
 // The list of sessions (threads of the space), newest activity first: search by title, a
-// page at a time with "Load more", archive.
+// page at a time with "Load more", archive (not with a read-only key).
 
 import { h, icon, relativeTime } from "./dom.js";
 
@@ -11,6 +11,8 @@ export function sessionTitle(thread) {
 }
 
 export class SessionList {
+  #readOnly = false;
+
   constructor({ api, onArchive, onError }) {
     this.api = api;
     this.onArchive = onArchive;
@@ -30,6 +32,16 @@ export class SessionList {
       clearTimeout(timer);
       timer = setTimeout(() => this.reload(), SEARCH_DELAY_MS);
     });
+  }
+
+  /** A read-only key archives nothing: the sessions have no archive button. */
+  get readOnly() {
+    return this.#readOnly;
+  }
+
+  set readOnly(value) {
+    this.#readOnly = Boolean(value);
+    for (const button of this.list.querySelectorAll(".session-archive")) button.hidden = this.#readOnly;
   }
 
   get query() {
@@ -108,6 +120,7 @@ export class SessionList {
       },
       icon("archive"),
     );
+    archive.hidden = this.#readOnly;
     return h("li", { class: "session", dataset: { id: thread.id } }, link, archive);
   }
 
