@@ -36,7 +36,11 @@ PRIVATE_BOB = {
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SeedServer]:
-    with serve(request, tmp_path_factory, env={"THREADLOOM_CORS_ORIGINS": "*", "THREADLOOM_CORS_ALLOW_CREDENTIALS": "true"}) as live:
+    with serve(
+        request,
+        tmp_path_factory,
+        env={"THREADLOOM_CORS_ORIGINS": "*", "THREADLOOM_CORS_ALLOW_CREDENTIALS": "true"},
+    ) as live:
         # Bob answers whatever asks for no assistant: he is the space's "default".
         created = httpx.post(f"{live.url}/v1/spaces/default/assistants", json=BOB, timeout=10)
         assert created.status_code == 201, created.text

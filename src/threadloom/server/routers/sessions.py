@@ -28,7 +28,11 @@ router = APIRouter(tags=["original session API"])
 @router.get("/", summary="Welcome")
 async def welcome() -> Response:
     return json_response(
-        {"message": "Welcome to the OpenAI Threaded Assistant API!", "version": __version__, "docs": "/docs"}
+        {
+            "message": "Welcome to the OpenAI Threaded Assistant API!",
+            "version": __version__,
+            "docs": "/docs",
+        }
     )
 
 
