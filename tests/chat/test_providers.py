@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
+import threadloom.llm
+from threadloom.config import Settings
 from threadloom.core.providers import ProviderPool
 from threadloom.errors import ServiceUnavailable
 from threadloom.llm.config import LLMConfig, resolve_llm_config
 from threadloom.llm.offline import OfflineProvider
+from threadloom.server.app import create_app
 
 pytestmark = pytest.mark.anyio
 
@@ -34,11 +39,54 @@ async def test_offline_is_always_available() -> None:
     await pool.aclose()
 
 
+@pytest.fixture
+def openai_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``import openai`` fails in this process, as if the SDK were not installed."""
+    monkeypatch.setitem(sys.modules, "openai", None)
+    monkeypatch.delitem(sys.modules, "threadloom.llm.openai_compat", raising=False)
+    monkeypatch.delattr(threadloom.llm, "openai_compat", raising=False)
+
+
 async def test_an_openai_assistant_on_an_offline_server_is_a_503() -> None:
     pool = ProviderPool(lambda: OFFLINE)
     assert pool.choose({"id": "a", "provider": None}).label == "offline"
-    with pytest.raises(ServiceUnavailable, match="THREADLOOM_LLM_BASE_URL"):
+    with pytest.raises(ServiceUnavailable, match="THREADLOOM_LLM_BASE_URL") as raised:
         pool.choose({"id": "a", "provider": "openai"})
+    assert "pip install" not in str(raised.value)  # the SDK is installed here
+
+
+@pytest.mark.usefixtures("openai_missing")
+async def test_without_the_sdk_the_503_also_says_what_to_install() -> None:
+    pool = ProviderPool(lambda: OFFLINE)
+    with pytest.raises(ServiceUnavailable, match="THREADLOOM_LLM_BASE_URL") as raised:
+        pool.choose({"id": "a", "provider": "openai"})
+    assert "the openai package is missing: pip install 'threadloom[openai]'" in str(raised.value)
+
+
+@pytest.mark.usefixtures("openai_missing")
+def test_a_configured_provider_without_its_sdk_is_refused_before_any_chat() -> None:
+    pool = ProviderPool(lambda: OPENAI)
+    with pytest.raises(ServiceUnavailable, match="but the openai package is missing"):
+        _ = pool.config
+    # The offline provider needs nothing, whatever is installed.
+    assert ProviderPool(lambda: OFFLINE).config.provider == "offline"
+
+
+@pytest.mark.usefixtures("openai_missing")
+async def test_a_server_process_without_the_sdk_of_its_model_does_not_start(
+    sqlite_url: str,
+) -> None:
+    settings = Settings(
+        database_url=sqlite_url,
+        migrate_on_start=False,
+        llm_base_url="http://127.0.0.1:9/v1",
+        llm_model="llama3.2",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    app = create_app(settings)
+    with pytest.raises(ServiceUnavailable, match="pip install 'threadloom\\[openai\\]'"):
+        async with app.router.lifespan_context(app):
+            pytest.fail("the server started")
 
 
 def test_a_misconfigured_server_says_what_to_set_when_first_used() -> None:

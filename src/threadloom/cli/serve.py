@@ -61,6 +61,7 @@ def serve(
     import uvicorn
 
     from ..core.auth import is_loopback
+    from ..core.providers import checked_llm_config
     from ..logs import configure_logging, logging_config
     from ..server.metrics import clear_multiprocess_dir
     from ..store import create_store
@@ -72,6 +73,9 @@ def serve(
         raise fail("--log-format is text or json")
     configure_logging(log_level, log_format)  # type: ignore[arg-type]
     settings = _settings(database_url, host=host, port=port, workers=workers, insecure=insecure)
+    # Here, where a failure is one line: the language model must be usable before anything
+    # starts (each worker checks again, in its lifespan).
+    checked_llm_config(settings.llm_config)
     migrate(settings.database_url)
 
     async def count_keys() -> int:

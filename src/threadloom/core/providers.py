@@ -3,6 +3,11 @@
 The server has one configured provider (``THREADLOOM_LLM_*``, see :mod:`threadloom.llm.config`)
 and always has the offline one. An assistant names ``offline``, ``openai`` or nothing (the
 server's provider) and may name a model; this module turns that into a provider and a model.
+
+:func:`checked_llm_config` is the one check of the server's configuration: its values make a
+provider and that provider's SDK imports. ``threadloom serve`` runs it before starting, and
+every server process runs it again in its lifespan (through :attr:`ProviderPool.config`), so
+a server that cannot talk to its model does not start, rather than failing each chat.
 """
 
 from __future__ import annotations
@@ -13,10 +18,31 @@ from typing import Any
 
 from ..errors import ServiceUnavailable
 from ..llm.base import LLMProvider
-from ..llm.config import OFFLINE_MODEL, LLMConfig, create_provider
+from ..llm.config import (
+    INSTALL_OPENAI,
+    OFFLINE_MODEL,
+    LLMConfig,
+    check_provider,
+    create_provider,
+    missing_sdk,
+)
 from ..llm.offline import OfflineProvider
 
-__all__ = ["ProviderChoice", "ProviderPool"]
+__all__ = ["ProviderChoice", "ProviderPool", "checked_llm_config"]
+
+
+def checked_llm_config(resolve: Callable[[], LLMConfig]) -> LLMConfig:
+    """The configuration ``resolve`` gives, once its provider is known to be usable here;
+    ``ServiceUnavailable`` says what to set or to install."""
+    try:
+        config = resolve()
+    except ValueError as exc:
+        raise ServiceUnavailable(f"the language model is misconfigured: {exc}") from exc
+    try:
+        check_provider(config)
+    except ModuleNotFoundError as exc:
+        raise ServiceUnavailable(str(exc)) from exc
+    return config
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +68,7 @@ class ProviderPool:
     @property
     def config(self) -> LLMConfig:
         if self._config is None:
-            try:
-                self._config = self._resolve()
-            except ValueError as exc:
-                raise ServiceUnavailable(f"the language model is misconfigured: {exc}") from exc
+            self._config = checked_llm_config(self._resolve)
         return self._config
 
     def choose(self, assistant: dict[str, Any]) -> ProviderChoice:
@@ -56,10 +79,12 @@ class ProviderPool:
             fallback = self.config.model if self.config.provider == "offline" else OFFLINE_MODEL
             return ProviderChoice(self._offline, "offline", model or fallback)
         if self.config.provider != "openai":
+            problem = missing_sdk("openai")
+            install = f"; {problem}: {INSTALL_OPENAI}" if problem else ""
             raise ServiceUnavailable(
                 f"assistant {assistant.get('id')!r} uses the openai provider, which this "
                 "server has not configured: set THREADLOOM_LLM_BASE_URL and "
-                "THREADLOOM_LLM_API_KEY (or OPENAI_API_KEY / GROQ_API_KEY)"
+                f"THREADLOOM_LLM_API_KEY (or OPENAI_API_KEY / GROQ_API_KEY){install}"
             )
         if self._configured is None:
             self._configured = create_provider(self.config)

@@ -13,8 +13,10 @@ environment mapping, and decides:
    ``offline`` otherwise.
 4. The model is the explicit one; OpenAI and Groq have a default, other endpoints must name it.
 
-Nothing here reads the environment unless called, and ``openai`` is imported only by
-:func:`create_provider` for the ``openai`` provider.
+Nothing here reads the environment unless called, and ``openai`` is imported only for the
+``openai`` provider, by :func:`missing_sdk` and the functions that call it. A server calls
+:func:`check_provider` before it starts, so a missing SDK stops it at once with the command
+that installs it, instead of failing every chat.
 """
 
 from __future__ import annotations
@@ -31,11 +33,14 @@ from .offline import OfflineProvider
 __all__ = [
     "DEFAULT_MODELS",
     "GROQ_BASE_URL",
+    "INSTALL_OPENAI",
     "LLMConfig",
     "OFFLINE_MODEL",
     "OPENAI_BASE_URL",
     "ProviderName",
+    "check_provider",
     "create_provider",
+    "missing_sdk",
     "resolve_llm_config",
 ]
 
@@ -47,6 +52,7 @@ GROQ_BASE_URL = "https://api.groq.com/openai/v1"
 OFFLINE_MODEL = "offline"
 DEFAULT_MODELS = {"api.openai.com": "gpt-4o-mini", "api.groq.com": "llama-3.1-8b-instant"}
 """Models used when none is configured, by host (small, cheap, and long-lived)."""
+INSTALL_OPENAI = "pip install 'threadloom[openai]'"
 _ENV_KEYS = {"api.openai.com": "OPENAI_API_KEY", "api.groq.com": "GROQ_API_KEY"}
 
 
@@ -156,17 +162,38 @@ def resolve_llm_config(
     )
 
 
+def missing_sdk(provider: str) -> str | None:
+    """Why ``provider`` cannot be built in this process (``the openai package is missing``),
+    or None when it can."""
+    if provider != "openai":
+        return None
+    try:
+        from . import openai_compat  # noqa: F401
+    except ModuleNotFoundError as exc:
+        if exc.name == "openai":
+            return "the openai package is missing"
+        return f"the openai package does not import ({exc})"
+    return None
+
+
+def check_provider(config: LLMConfig) -> None:
+    """Raise ``ModuleNotFoundError``, with the command that installs it, when the SDK of
+    ``config``'s provider does not import."""
+    problem = missing_sdk(config.provider)
+    if problem is not None:
+        raise ModuleNotFoundError(
+            f"the language model is {config.describe()}, but {problem}: {INSTALL_OPENAI} "
+            "(or set THREADLOOM_LLM_PROVIDER=offline)"
+        )
+
+
 def create_provider(config: LLMConfig) -> LLMProvider:
     """The provider ``config`` describes; close it with ``await provider.aclose()``."""
     if config.provider == "offline":
         return OfflineProvider()
-    try:
-        from .openai_compat import OpenAICompatProvider
-    except ModuleNotFoundError as exc:
-        raise ModuleNotFoundError(
-            f"the openai provider needs the openai SDK ({exc.name} is missing): "
-            "pip install 'threadloom[openai]'"
-        ) from exc
+    check_provider(config)
+    from .openai_compat import OpenAICompatProvider
+
     return OpenAICompatProvider(
         base_url=config.base_url,
         api_key=config.api_key,
