@@ -19,6 +19,7 @@ from ..errors import ServiceUnavailable
 from ..store import create_store
 from ..store.batching import group_commit
 from ..store.migrate import migrate
+from .docs import install_docs
 from .hot import HotRoutes, hot_routes_of
 from .metrics import instrument_store, process_stopped, record_llm_usage
 from .metrics import router as metrics_router
@@ -169,6 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "`X-API-Key: KEY` or `Authorization: Bearer KEY`."
         ),
         lifespan=lifespan,
+        # Served by install_docs, from installed assets instead of a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
     # Routes are matched in order: the hottest (messages, state, threads) go first, and the
@@ -190,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     if settings.metrics_enabled:
         app.include_router(metrics_router)
+    install_docs(app)
     # Innermost, so the body limit, CORS and the request id apply to hot requests too.
     app.add_middleware(
         HotRoutes, routes=hot_routes_of(hot_routers), handlers=app.exception_handlers
