@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -21,6 +22,7 @@ from pydantic import (
 )
 
 from .ids import ID_PATTERN
+from .validation import StorableInput
 
 __all__ = [
     "ApiKey",
@@ -81,7 +83,21 @@ TTLSeconds = Annotated[StrictInt, Field(ge=1, le=TTL_MAX_SECONDS)]
 """A time to live: one second to ten years."""
 
 
-class _Request(BaseModel):
+def _image_urls(images: list[str]) -> list[str]:
+    for index, url in enumerate(images):
+        if not url.startswith(("http://", "https://", "data:")):
+            raise ValueError(f"images[{index}] must be an http(s) or data: URL")
+    return images
+
+
+ImageURLs = Annotated[list[str], AfterValidator(_image_urls)]
+"""A message's images: http(s) or data: URLs (the same rule wherever a message is made)."""
+
+
+class _Request(StorableInput):
+    """A request body: no unknown fields, and only what every backend can store
+    (validation.py)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -227,17 +243,9 @@ class MessageCreate(_Request):
     )
     role: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "user"
     content: str = ""
-    images: list[str] = Field(default_factory=list)
+    images: ImageURLs = Field(default_factory=list)
     private: StrictBool = False
     metadata: JSONObject = Field(default_factory=dict)
-
-    @field_validator("images")
-    @classmethod
-    def _image_urls(cls, images: list[str]) -> list[str]:
-        for index, url in enumerate(images):
-            if not url.startswith(("http://", "https://", "data:")):
-                raise ValueError(f"images[{index}] must be an http(s) or data: URL")
-        return images
 
 
 class MessageBatchCreate(_Request):
@@ -292,8 +300,9 @@ class StateVersion(_Response):
 # List queries (the query string of list endpoints) ----------------------------------------
 
 
-class _Query(BaseModel):
+class _Query(StorableInput):
     model_config = ConfigDict(extra="ignore", frozen=True)
+    input_loc = "query"
 
     limit: int = Field(20, ge=1, le=100, description="Items per page, 1 to 100.")
     after: str | None = Field(None, description="A page's last_id: the items after it.")
@@ -361,7 +370,7 @@ class ChatCreate(_Request):
         None, description="The assistant to answer; the space's default when omitted."
     )
     stream: StrictBool = Field(False, description="Answer with Server-Sent Events.")
-    images: list[str] = Field(default_factory=list)
+    images: ImageURLs = Field(default_factory=list)
     metadata: JSONObject = Field(default_factory=dict)
 
 
@@ -382,8 +391,9 @@ class ChatContext(_Response):
     messages: list[ContextMessage]
 
 
-class ContextQuery(BaseModel):
+class ContextQuery(StorableInput):
     model_config = ConfigDict(extra="ignore", frozen=True)
+    input_loc = "query"
 
     max_tokens: int | None = Field(
         None, ge=16, le=10_000_000, description="The budget; the assistant's when omitted."

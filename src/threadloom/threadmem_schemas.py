@@ -6,7 +6,9 @@ name to a ``V1Role``. Like the original models, these ignore unknown fields, so 
 client that posts a whole ``V1RoleThread`` where a create body is expected still works.
 
 Shared by the server routes and the client-side compatibility API: this module imports only
-pydantic, so ``import threadloom`` stays free of server dependencies.
+pydantic (and the validation rules, which import nothing else), so ``import threadloom``
+stays free of server dependencies. What a client sends is checked like every request body
+(validation.py: no NUL, no lone surrogate, 64-bit integers, finite numbers).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
+
+from .validation import StorableInput
 
 __all__ = [
     "PostMessageModel",
@@ -32,7 +36,7 @@ __all__ = [
 RoleThreadSort = Literal["created_asc", "created_desc", "updated_asc", "updated_desc"]
 
 
-class V1Role(BaseModel):
+class V1Role(StorableInput):
     """Who speaks as a role; the original keys ``role_mapping`` by ``name``."""
 
     name: str
@@ -71,7 +75,7 @@ class V1RoleThreads(BaseModel):
     threads: list[V1RoleThread]
 
 
-class V1CreateRoleThread(BaseModel):
+class V1CreateRoleThread(StorableInput):
     """``POST /v1/rolethreads``. ``owner_id`` and ``role_mapping`` go beyond the original
     create body (the original took the owner from the caller and roles only one by one)."""
 
@@ -83,7 +87,7 @@ class V1CreateRoleThread(BaseModel):
     role_mapping: dict[str, V1Role] = Field(default_factory=dict)
 
 
-class V1UpdateRoleThread(BaseModel):
+class V1UpdateRoleThread(StorableInput):
     """``PUT /v1/rolethreads/{id}``: ``name`` and ``metadata`` change when given (metadata is
     replaced as a whole); ``public`` is always set."""
 
@@ -92,11 +96,11 @@ class V1UpdateRoleThread(BaseModel):
     metadata: dict[str, Any] | None = None
 
 
-class V1DeleteRole(BaseModel):
+class V1DeleteRole(StorableInput):
     name: str
 
 
-class PostMessageModel(BaseModel):
+class PostMessageModel(StorableInput):
     """The original short body of ``POST /v1/rolethreads/{id}/msgs``."""
 
     role: str
@@ -104,7 +108,7 @@ class PostMessageModel(BaseModel):
     images: list[str] = Field(default_factory=list)
 
 
-class V1PostRoleMessage(BaseModel):
+class V1PostRoleMessage(StorableInput):
     """What ``POST /v1/rolethreads/{id}/msgs`` accepts: the short form ``{role, msg, images}``
     or a whole ``V1RoleMessage`` (``text``, ``private``, ``metadata``; its ``id``, ``created``
     and ``thread_id`` are ignored, the server assigns its own)."""
@@ -129,7 +133,7 @@ class V1PostRoleMessage(BaseModel):
         return self.text if self.text is not None else self.msg or ""
 
 
-class V1RoleThreadFilter(BaseModel):
+class V1RoleThreadFilter(StorableInput):
     """Filters of ``GET /v1/rolethreads``, as query parameters or, as the original client
     sends them, a JSON body (its ``sort`` included)."""
 

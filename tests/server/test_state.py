@@ -73,7 +73,7 @@ class TestPutState:
     async def test_integer_past_64_bits_is_422(self, api: httpx.AsyncClient) -> None:
         response = await api.put(STATE, json={"state": {"big": 2**70}})
         assert response.status_code == 422
-        assert response.json()["errors"][0]["loc"] == ["body", "state"]
+        assert response.json()["errors"][0]["loc"] == ["body", "state", "big"]
 
     async def test_body_without_state_is_422(self, api: httpx.AsyncClient) -> None:
         assert (await api.put(STATE, json={"value": 1})).status_code == 422

@@ -14,6 +14,7 @@ from ..core.auth import Principal, is_loopback
 from ..core.idempotency import parse_idempotency_key
 from ..core.services import Services
 from ..ids import ID_PATTERN
+from ..validation import check_request_strings
 
 __all__ = [
     "IDEMPOTENCY_OPENAPI",
@@ -46,6 +47,12 @@ def _bearer(value: str | None) -> str | None:
 
 
 async def request_context(request: Request) -> RequestContext:
+    """Also the edge's check of the query string and the headers (validation.py): it
+    runs first on every route that reaches a service, the hot ones included."""
+    scope = request.scope
+    check_request_strings(
+        scope["query_string"], lambda: request.query_params.multi_items(), scope["headers"]
+    )
     services: Services = request.app.state.services
     headers = request.headers
     key = headers.get("x-api-key") or _bearer(headers.get("authorization"))

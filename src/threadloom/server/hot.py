@@ -34,6 +34,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..errors import ValidationFailed
+
 __all__ = ["HotRoute", "HotRoutes", "NotHotEligible", "compile_hot_route", "hot_routes_of"]
 
 Handlers = typing.Mapping[Any, Callable[[Request, Any], Response | Awaitable[Response]]]
@@ -103,7 +105,7 @@ def _body_reader(name: str, model: type[BaseModel]) -> _Param:
             raise _Decline
         try:
             return model.model_validate_json(body)
-        except ValidationError:
+        except (ValidationError, ValidationFailed):  # FastAPI answers it, after the key
             raise _Decline from None
 
     return _Param(name, read, is_body=True)

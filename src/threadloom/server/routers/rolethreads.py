@@ -32,6 +32,8 @@ router = APIRouter(prefix="/v1/rolethreads", tags=["original threadmem API"])
 
 
 class RoleThreadListQuery(V1RoleThreadFilter):
+    input_loc = "query"
+
     messages: bool = Field(
         True, description="Include every thread's messages (as the original did)."
     )
