@@ -20,6 +20,7 @@ from ..errors import NotFound, ValidationFailed
 from ..events import Event, EventHub, SubscriberLagged, Subscription
 from ..store import Store
 from ..store.base import MessageQuery
+from ..validation import decimal_int64
 from .auth import Principal
 
 __all__ = ["LiveEvent", "LiveService"]
@@ -38,13 +39,14 @@ class LiveEvent:
 
 
 def _parse_thread_cursor(value: str) -> tuple[int, str | None]:
-    seq, _, event_id = value.partition(".")
-    if not seq.isdigit():
+    seq_text, _, event_id = value.partition(".")
+    seq = decimal_int64(seq_text)
+    if seq is None:
         raise ValidationFailed(
             "Last-Event-ID is not an id this thread's stream sent",
             errors=[{"loc": ["header", "Last-Event-ID"], "msg": "expected SEQ.EVENT"}],
         )
-    return int(seq), event_id or None
+    return seq, event_id or None
 
 
 class LiveService:

@@ -9,6 +9,7 @@ from ..events import EventHub
 from ..models import PageQuery
 from ..store import Store
 from ..store.base import Row
+from ..validation import decimal_int64
 from .auth import Principal
 from .cursors import decode_cursor, encode_cursor
 from .limits import LimitChecker
@@ -33,13 +34,13 @@ def parse_if_match(header: str | None) -> set[int] | None:
         tag = item.strip()
         if tag.startswith("W/"):
             continue  # If-Match uses the strong comparison: a weak tag never matches
-        tag = tag.strip('"')
-        if not tag.isdigit():
+        version = decimal_int64(tag.strip('"'))
+        if version is None:
             raise ValidationFailed(
-                f'If-Match must be the ETag of the state, such as "3"; got {item.strip()!r}',
+                'If-Match must be the ETag of the state, such as "3"',
                 errors=[{"loc": ["header", "If-Match"], "msg": "invalid entity tag"}],
             )
-        versions.add(int(tag))
+        versions.add(version)
     return versions
 
 

@@ -27,15 +27,14 @@ from ..store.base import (
     format_ts,
     utc_now,
 )
+from ..validation import check_metadata_filters
 from .auth import Principal
-from .cursors import decode_cursor, encode_cursor
+from .cursors import Timestamp, decode_cursor, encode_cursor
 from .limits import LimitChecker
 from .pages import page_of
 from .spaces import merge_keys
 
 __all__ = ["ThreadService", "messages_page"]
-
-_BAD_METADATA_KEY = frozenset('"\\')
 
 
 def _message_cursor(row: Row) -> str:
@@ -120,18 +119,12 @@ class ThreadService:
         self, principal: Principal, space_id: str, params: ThreadListQuery
     ) -> dict[str, Any]:
         principal.require_space(space_id)
-        for key, _ in params.metadata:
-            if not key or _BAD_METADATA_KEY & set(key):
-                raise ValidationFailed(
-                    f"metadata filter key {key!r} must be non-empty and contain no quote or "
-                    "backslash",
-                    errors=[{"loc": ["query", f"metadata[{key}]"], "msg": "invalid key"}],
-                )
+        check_metadata_filters(params.metadata)
         after = before = None
         if params.after:
-            after = tuple(decode_cursor(params.after, "after", (str, str)))
+            after = tuple(decode_cursor(params.after, "after", (Timestamp, str)))
         if params.before:
-            before = tuple(decode_cursor(params.before, "before", (str, str)))
+            before = tuple(decode_cursor(params.before, "before", (Timestamp, str)))
         query = ThreadQuery(
             limit=params.limit,
             status=params.status,
