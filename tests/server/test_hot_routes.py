@@ -241,6 +241,70 @@ async def test_the_hot_path_answers_as_fastapi_does(sqlite_template: Path, tmp_p
     assert hot[-2][1]["allow"] == "GET, POST"
 
 
+def _raw(text: str, **headers: str) -> dict[str, Any]:
+    return {"content": text.encode(), "headers": {"Content-Type": "application/json", **headers}}
+
+
+# Input no backend can store (validation.py): the same 422 with and without the hot path.
+# A body the rules refuse is FastAPI's to answer (after the key check, as FastAPI orders it).
+HOSTILE_BODIES: list[Request] = [
+    ("POST", THREADS, _raw('{"title": "a\\u0000"}')),
+    ("POST", THREADS, _raw('{"owner_id": "\\ud800"}')),
+    ("POST", THREADS, _raw('{"metadata": {"a": [{"k\\u0000": 1}]}}')),
+    (
+        "POST",
+        THREADS,
+        _raw('{"metadata": {"n": 18446744073709551616}}', **{"Idempotency-Key": "i"}),
+    ),
+    ("POST", THREADS, _raw('{"state": NaN}')),
+    ("POST", THREADS, _raw('{"state": {"x": -Infinity}}')),
+    ("POST", f"{THREADS}/messages", _raw('{"message": {"content": "\\udfff"}}')),
+    ("POST", f"{THREADS}/t1/messages", _raw('{"content": "x\\u0000"}')),
+    ("POST", f"{THREADS}/t1/messages", _raw('{"role": "\\ud800"}')),
+    (
+        "POST",
+        f"{THREADS}/t1/messages",
+        _raw('{"metadata": {"n": 1e400}}', **{"Idempotency-Key": "j"}),
+    ),
+    ("POST", f"{THREADS}/t1/messages/batch", _raw('{"messages": [{}, {"content": "\\u0000"}]}')),
+    ("PATCH", f"{THREADS}/t1", _raw('{"title": "\\ud800"}')),
+    ("PUT", f"{THREADS}/t1/state", _raw('{"state": [9223372036854775808]}')),
+]
+# Queries, cursors and headers: refused on the hot path itself, by the same code.
+HOSTILE_QUERIES: list[Request] = [
+    ("GET", f"{THREADS}/t1/messages?role=%00", {}),
+    ("GET", f"{THREADS}/t1/messages?after=WzkyMjMzNzIwMzY4NTQ3NzU4MDhd", {}),  # [2**63]
+    ("GET", f"{THREADS}/t1/state/history?before=WyJ4Il0", {}),  # ["x"]
+    ("GET", f"{THREADS}?after=WyJ4IiwieSJd", {}),  # ["x","y"]
+    ("GET", f"{THREADS}?metadata[%00]=v", {}),
+    ("GET", f"{THREADS}?owner_id=%00", {}),
+    ("GET", f"{THREADS}?" + "&".join(f"metadata[k{i}]=v" for i in range(999)), {}),
+    ("PUT", f"{THREADS}/t1/state", {"json": {"state": 1}, "headers": {"If-Match": b'"\xb2"'}}),
+    ("GET", f"{THREADS}/t1", {"headers": {"X-API-Key": "tl_\x00"}}),
+]
+
+
+async def test_the_hot_path_refuses_what_fastapi_refuses(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    setup: list[Request] = [("POST", THREADS, {"json": {"id": "t1"}})]
+    script = setup + HOSTILE_BODIES + HOSTILE_QUERIES
+    hot, plain, reached = await _run_both(sqlite_template, tmp_path, script)
+    for step, (a, b) in enumerate(zip(hot, plain, strict=True)):
+        assert a == b, f"step {step}: {script[step][:2]}"
+    assert [answer[0] for answer in hot] == [201] + [422] * (len(script) - 1)
+    assert all(a[1]["content-type"] == "application/problem+json" for a in hot[1:])
+    assert reached == [0] + [1] * len(HOSTILE_BODIES) + [0] * len(HOSTILE_QUERIES)
+
+
+async def test_a_hostile_body_without_a_key_is_401_on_both_paths(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    hot, plain, _ = await _run_both(sqlite_template, tmp_path, HOSTILE_BODIES, with_key=True)
+    assert hot == plain
+    assert {answer[0] for answer in hot} == {401}
+
+
 async def test_a_missing_key_is_answered_on_the_hot_path(
     sqlite_template: Path, tmp_path: Path
 ) -> None:

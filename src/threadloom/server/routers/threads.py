@@ -16,6 +16,7 @@ from ...models import (
     ThreadWithMessage,
     ThreadWithMessageCreate,
 )
+from ...validation import FILTER_KEY_MAX_CHARS, FILTER_VALUE_MAX_CHARS, MAX_METADATA_FILTERS
 from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId, ThreadId
 from ..queries import query_openapi, query_parser
 from ..responses import idempotent_create, json_response, problems
@@ -42,8 +43,10 @@ _LIST_OPENAPI["parameters"].append(
         "required": False,
         "schema": {"type": "string"},
         "description": "Only threads whose metadata KEY has this value (its text form: "
-        "strings as they are, numbers as written, true/false). Several may be given; all "
-        "must match.",
+        "strings as they are, numbers as written, true/false). Up to "
+        f"{MAX_METADATA_FILTERS} may be given; all must match. KEY: 1 to "
+        f"{FILTER_KEY_MAX_CHARS} printable characters other than quote and backslash; VALUE: "
+        f"at most {FILTER_VALUE_MAX_CHARS} characters.",
     }
 )
 
