@@ -95,7 +95,52 @@ def check_text(text: str, loc: Loc) -> None:
 
 def check_json(value: Any, loc: Loc) -> None:
     """Every rule on a JSON value (as parsed into Python), at any depth, keys included."""
-    _walk(value, list(loc), 0)
+    if not _surely_storable(value, 0):
+        _walk(value, list(loc), 0)  # finds the fault, and where it is
+
+
+def _surely_storable(value: Any, depth: int) -> bool:
+    """The request path's check: exact types only, no location kept, text checked in line
+    (most values are short text). False means "look closer": a fault, or a type it does
+    not know (a subclass of str, a tuple)."""
+    kind = type(value)
+    if kind is dict:
+        items: Iterable[Any] = value.values()
+        for key in value:
+            if type(key) is not str or "\x00" in key or not (key.isascii() or _utf8(key)):
+                return False
+    elif kind is list:
+        items = value
+    else:
+        return _surely_storable_scalar(value)
+    if depth >= MAX_DEPTH:
+        return False
+    for item in items:
+        if type(item) is str:
+            if "\x00" in item or not (item.isascii() or _utf8(item)):
+                return False
+        elif not _surely_storable(item, depth + 1):
+            return False
+    return True
+
+
+def _surely_storable_scalar(value: Any) -> bool:
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value and (value.isascii() or _utf8(value))
+    if kind is int:
+        return bool(INT64_MIN <= value <= INT64_MAX)
+    if kind is float:
+        return math.isfinite(value)
+    return kind is bool or value is None
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _walk(value: Any, loc: list[str | int], depth: int) -> None:
