@@ -426,6 +426,7 @@ async def test_every_body_refuses_what_cannot_be_stored(seeded: httpx.AsyncClien
 # Over real HTTP -----------------------------------------------------------------------------
 
 
+@pytest.mark.postgres
 def test_over_http_the_bytes_a_client_can_send_are_refused(
     postgres_url: str, live_servers: Callable[..., LiveServer]
 ) -> None:
