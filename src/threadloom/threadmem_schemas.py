@@ -36,8 +36,10 @@ __all__ = [
 RoleThreadSort = Literal["created_asc", "created_desc", "updated_asc", "updated_desc"]
 
 
-class V1Role(StorableInput):
-    """Who speaks as a role; the original keys ``role_mapping`` by ``name``."""
+class V1Role(BaseModel):
+    """Who speaks as a role; the original keys ``role_mapping`` by ``name``. Also read from
+    responses (stored data), so it checks nothing itself: the request models that hold it
+    check it, and ``POST .../roles``, whose body it is, adds the check to its parameter."""
 
     name: str
     user_id: str

@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, BeforeValidator, model_validator
 
 from .errors import ValidationFailed
 
@@ -37,6 +37,7 @@ __all__ = [
     "INT64_MIN",
     "MAX_DEPTH",
     "MAX_METADATA_FILTERS",
+    "STORABLE_BODY",
     "StorableInput",
     "check_json",
     "check_metadata_filters",
@@ -190,6 +191,16 @@ class StorableInput(BaseModel):
     def _storable(cls, data: Any) -> Any:
         check_json(data, (cls.input_loc,))
         return data
+
+
+def _storable_body(value: Any) -> Any:
+    check_json(value, ("body",))
+    return value
+
+
+STORABLE_BODY = BeforeValidator(_storable_body)
+"""The same check for a body parameter whose type is not a request model (a merge patch,
+a model also read from responses): ``Annotated[T, STORABLE_BODY]``."""
 
 
 def check_request_strings(

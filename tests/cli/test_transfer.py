@@ -390,6 +390,11 @@ class TestBadInput:
             ('{"id": "t", "messages": [{"images": ["ftp://x"]}]}', "line 1: images"),
             ('{"id": "t", "expires_at": "tomorrow"}', "line 1: expires_at"),
             ('{"id": "t", "expires_at": "2999-01-01T00:00:00"}', "line 1: expires_at"),
+            ('{"id": "t", "title": "a\\u0000"}', "line 1: body.title contains a NUL"),
+            (
+                '{"id": "t", "messages": [{"metadata": {"n": 18446744073709551615}}]}',
+                "line 1: body.metadata.n",
+            ),
         ],
     )
     def test_invalid_threads(self, local: Cli, empty_url: str, line: str, text: str) -> None:

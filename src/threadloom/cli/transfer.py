@@ -26,7 +26,7 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ..errors import AlreadyExists, ThreadloomError
+from ..errors import AlreadyExists, ThreadloomError, ValidationFailed
 from ..models import MessageCreate, MessageListQuery, Thread, ThreadCreate
 from .backend import Backend, connect, pages
 from .base import commands, err, examples, fail, print_json
@@ -215,6 +215,8 @@ def _parse(line: bytes, number: int) -> tuple[ThreadCreate, list[MessageCreate],
             MessageCreate.model_validate({name: m[name] for name in MESSAGE_FIELDS if name in m})
             for m in record.get("messages") or ()
         ]
+    except ValidationFailed as exc:  # a value no backend can store (validation.py)
+        raise fail(f"line {number}: {exc.detail}") from None
     except (ValidationError, TypeError) as exc:
         reason = exc.errors()[0] if isinstance(exc, ValidationError) else None
         where = ".".join(str(part) for part in reason["loc"]) if reason else ""

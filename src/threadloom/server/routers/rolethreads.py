@@ -24,6 +24,7 @@ from ...threadmem_schemas import (
     V1RoleThreads,
     V1UpdateRoleThread,
 )
+from ...validation import STORABLE_BODY
 from ..deps import IDEMPOTENCY_OPENAPI, Ctx, ThreadId
 from ..queries import query_openapi, query_parser
 from ..responses import idempotent_create, json_response, problems
@@ -153,7 +154,9 @@ async def post_role_message(
     summary="Add a role to the thread's role mapping (409 when it is there already)",
     responses=problems(403, 404, 409),
 )
-async def add_role(thread_id: ThreadId, body: V1Role, ctx: Ctx) -> Response:
+async def add_role(
+    thread_id: ThreadId, body: Annotated[V1Role, STORABLE_BODY], ctx: Ctx
+) -> Response:
     rolethreads = ctx.services.rolethreads
     return json_response(
         await rolethreads.add_role(ctx.principal, home_space(ctx.principal), thread_id, body)

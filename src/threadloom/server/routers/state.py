@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ...core.state import etag
 from ...models import Page, PageQuery, State, StatePut, StateVersion
-from ...validation import check_json
+from ...validation import STORABLE_BODY
 from ..deps import Ctx, SpaceId, ThreadId
 from ..queries import query_openapi, query_parser
 from ..responses import json_response, problems
@@ -54,10 +54,9 @@ async def patch_state(
     space_id: SpaceId,
     thread_id: ThreadId,
     ctx: Ctx,
-    patch: Annotated[Any, Body(media_type="application/merge-patch+json")],
+    patch: Annotated[Any, STORABLE_BODY, Body(media_type="application/merge-patch+json")],
     if_match: IfMatch = None,
 ) -> Response:
-    check_json(patch, ("body",))  # the body models do this themselves; this one is Any
     row = await ctx.services.state.patch(ctx.principal, space_id, thread_id, patch, if_match)
     return _state_response(row)
 
