@@ -7,7 +7,9 @@ alike, and never a 500 on one of them.
   is not Unicode: no encoder writes it).
 - Numbers are integers within signed 64 bits, or finite floats: NaN and Infinity are not
   JSON, and a wider integer fits no backend's JSON.
-- JSON nests at most ``MAX_DEPTH`` levels.
+- JSON nests at most ``MAX_DEPTH`` levels, counted from the body itself.
+- A page cursor decodes to the shape its list wrote, its values under these same rules
+  (core/cursors.py); one that does not is a 422 on ``after``/``before``.
 - ``metadata[KEY]=VALUE`` filters of a list: at most ``MAX_METADATA_FILTERS``; a key of 1 to
   ``FILTER_KEY_MAX_CHARS`` printable characters other than ``"`` and ``\\``; a value of at
   most ``FILTER_VALUE_MAX_CHARS`` characters.
