@@ -6,19 +6,24 @@ Responses allow extra fields, so an older client keeps working against a newer s
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    ModelWrapValidatorHandler,
+    RootModel,
     StrictBool,
     StrictInt,
     StringConstraints,
+    Tag,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .ids import ID_PATTERN
 
@@ -68,6 +73,8 @@ __all__ = [
     "ThreadStatus",
     "ThreadUpdate",
     "ThreadWithMessage",
+    "ThreadWithFlatMessageCreate",
+    "ThreadWithMessageBody",
     "ThreadWithMessageCreate",
 ]
 
@@ -258,8 +265,97 @@ class Message(_Response):
 
 
 class ThreadWithMessageCreate(_Request):
+    """The nested form of a new thread with its first message: ``{"thread": {...},
+    "message": {...}}``."""
+
     thread: ThreadCreate = Field(default_factory=ThreadCreate)
     message: MessageCreate
+
+    message_loc: ClassVar[tuple[str, ...]] = ("message",)
+
+    @property
+    def first_message(self) -> MessageCreate:
+        return self.message
+
+
+class ThreadWithFlatMessageCreate(MessageCreate):
+    """The flat form of a new thread with its first message: the message's fields at the top
+    level, the thread's under ``thread``: ``{"content": "Starting a new conversation."}``."""
+
+    content: str = Field(description="The first message's text (required in this form).")
+    thread: ThreadCreate = Field(default_factory=ThreadCreate, description="The new thread.")
+
+    message_loc: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def first_message(self) -> MessageCreate:
+        fields = {name: getattr(self, name) for name in MessageCreate.model_fields}
+        return MessageCreate.model_construct(self.model_fields_set - {"thread"}, **fields)
+
+
+_FLAT_MESSAGE_FIELDS = frozenset(MessageCreate.model_fields)
+_ONE_FORM = (
+    "give the first message either under 'message' or as top-level fields (content, role, "
+    "images, private, metadata, id), not both"
+)
+
+
+def _first_message_form(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "nested" if "message" in value else "flat"
+    if isinstance(value, ThreadWithMessageCreate):
+        return "nested"
+    if isinstance(value, ThreadWithFlatMessageCreate):
+        return "flat"
+    return None
+
+
+class ThreadWithMessageBody(
+    RootModel[
+        Annotated[
+            Annotated[ThreadWithMessageCreate, Tag("nested")]
+            | Annotated[ThreadWithFlatMessageCreate, Tag("flat")],
+            Discriminator(
+                _first_message_form,
+                custom_error_type="not_an_object",
+                custom_error_message="the body must be a JSON object",
+            ),
+        ]
+    ]
+):
+    """A new thread and its first message, in either form: nested (``message``) or flat (the
+    message's fields at the top level). A body with ``message`` and top-level message fields
+    is refused."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"content": "Starting a new conversation."},
+                {"thread": {"title": "Support"}, "role": "user", "content": "Hello"},
+                {"thread": {"title": "Support"}, "message": {"content": "Hello"}},
+            ]
+        }
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_form(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ThreadWithMessageBody]
+    ) -> ThreadWithMessageBody:
+        # Validated here rather than by the tagged union, so that errors are located as the
+        # client wrote them (body.content, body.message.content), without the form's tag.
+        if not isinstance(data, dict):
+            return handler(data)
+        if "message" in data:
+            mixed = sorted(_FLAT_MESSAGE_FIELDS & data.keys())
+            if mixed:
+                raise PydanticCustomError(
+                    "ambiguous_message",
+                    _ONE_FORM + "; found 'message' and {fields}",
+                    {"fields": ", ".join(repr(name) for name in mixed)},
+                )
+            return cls.model_construct(ThreadWithMessageCreate.model_validate(data))
+        return cls.model_construct(ThreadWithFlatMessageCreate.model_validate(data))
 
 
 class ThreadWithMessage(_Response):
