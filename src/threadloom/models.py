@@ -37,6 +37,7 @@ __all__ = [
     "Assistant",
     "AssistantCreate",
     "AssistantUpdate",
+    "AssistantWarning",
     "ChatContext",
     "ChatCreate",
     "ContextMessage",
@@ -585,7 +586,7 @@ Temperature = Annotated[float, Field(ge=0, le=2)]
 ReplyTokens = Annotated[int, Field(ge=1, le=100_000)]
 ContextTokens = Annotated[int, Field(ge=256, le=1_000_000)]
 Grants = Annotated[list[ResourceId], Field(max_length=100)]
-UnlockPhrase = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+UnlockPhrase = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 _PROVIDER = "``offline`` or ``openai``; null: the server's default provider."
 _MODEL = "The provider's model; null: the server's default model."
@@ -594,8 +595,10 @@ _CONTEXT_TOKENS = "How many tokens of the thread the model is sent (system promp
 _PRIVATE = "Seen only by admin keys and the keys in grants; everyone else gets 404 (admin only)."
 _GRANTS = "Ids of API keys (of this space, or admin) that may see a private assistant (admin only)."
 _UNLOCK_PHRASE = (
-    "Write-only (admin only). A user message that contains it is answered by this private "
-    "assistant, and reaches the thread without it. Stored as a salted hash only."
+    "Write-only (admin only). A user message that contains it (as whole words) is answered "
+    "by this private assistant, and reaches the thread without it. Stored as a salted hash "
+    "only. 1 to 200 characters, not blank; one shorter than 8 characters is accepted with a "
+    "short_unlock_phrase warning in the response."
 )
 
 
@@ -642,6 +645,16 @@ class AssistantUpdate(_Request):
         return value
 
 
+class AssistantWarning(_Response):
+    """Advice about an assistant just created or changed: it was saved as asked."""
+
+    code: str = Field(
+        description="What it is about. ``short_unlock_phrase``: the unlock phrase is shorter "
+        "than 8 characters, so it is easy to guess or to write by chance."
+    )
+    detail: str
+
+
 class Assistant(_Response):
     object: Literal["assistant"] = "assistant"
     id: str
@@ -659,3 +672,8 @@ class Assistant(_Response):
     metadata: JSONObject
     created_at: str | None = Field(description="Null for the built-in default (not stored).")
     updated_at: str | None
+    warnings: list[AssistantWarning] = Field(
+        default_factory=list,
+        description="In the answer to a create or an update: advice about what was saved "
+        "(empty when there is none). Reads leave it out.",
+    )
