@@ -26,6 +26,10 @@ back into the matching class::
     │   │   └── ProviderStreamInterrupted  502  the reply broke off part way
     │   └── ProviderTimeout         504  it did not answer in time
     └── TransportError          ---  client side: the server could not be reached
+
+Outside the tree, because it is about this installation rather than a request:
+``MissingExtra``, a ``ModuleNotFoundError`` that names the extra to install
+(``pip install 'threadloom[server]'``) when a feature's dependencies are not installed.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ __all__ = [
     "Conflict",
     "Forbidden",
     "IdempotencyMismatch",
+    "MissingExtra",
     "NotFound",
     "PayloadTooLarge",
     "PreconditionFailed",
@@ -267,6 +272,20 @@ class TransportError(ThreadloomError):
     status = 0
     slug = "transport-error"
     title = "The server could not be reached"
+
+
+class MissingExtra(ModuleNotFoundError):
+    """A feature needs an optional extra of the package that is not installed: its message
+    says which and how to install it (``name`` is the missing module)."""
+
+    def __init__(self, feature: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{feature} needs the {extra} extra ({module} is not installed): "
+            f"pip install 'threadloom[{extra}]'",
+            name=module,
+        )
+        self.feature = feature
+        self.extra = extra
 
 
 _BY_TYPE: dict[str, type[ThreadloomError]] = {}

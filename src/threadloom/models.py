@@ -6,20 +6,25 @@ Responses allow extra fields, so an older client keeps working against a newer s
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Generic, Literal, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Literal, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    ModelWrapValidatorHandler,
+    RootModel,
     StrictBool,
     StrictInt,
     StringConstraints,
+    Tag,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from .ids import ID_PATTERN
 from .validation import StorableInput
@@ -34,6 +39,7 @@ __all__ = [
     "Assistant",
     "AssistantCreate",
     "AssistantUpdate",
+    "AssistantWarning",
     "ChatContext",
     "ChatCreate",
     "ContextMessage",
@@ -70,6 +76,8 @@ __all__ = [
     "ThreadStatus",
     "ThreadUpdate",
     "ThreadWithMessage",
+    "ThreadWithFlatMessageCreate",
+    "ThreadWithMessageBody",
     "ThreadWithMessageCreate",
 ]
 
@@ -266,8 +274,97 @@ class Message(_Response):
 
 
 class ThreadWithMessageCreate(_Request):
+    """The nested form of a new thread with its first message: ``{"thread": {...},
+    "message": {...}}``."""
+
     thread: ThreadCreate = Field(default_factory=ThreadCreate)
     message: MessageCreate
+
+    message_loc: ClassVar[tuple[str, ...]] = ("message",)
+
+    @property
+    def first_message(self) -> MessageCreate:
+        return self.message
+
+
+class ThreadWithFlatMessageCreate(MessageCreate):
+    """The flat form of a new thread with its first message: the message's fields at the top
+    level, the thread's under ``thread``: ``{"content": "Starting a new conversation."}``."""
+
+    content: str = Field(description="The first message's text (required in this form).")
+    thread: ThreadCreate = Field(default_factory=ThreadCreate, description="The new thread.")
+
+    message_loc: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def first_message(self) -> MessageCreate:
+        fields = {name: getattr(self, name) for name in MessageCreate.model_fields}
+        return MessageCreate.model_construct(self.model_fields_set - {"thread"}, **fields)
+
+
+_FLAT_MESSAGE_FIELDS = frozenset(MessageCreate.model_fields)
+_ONE_FORM = (
+    "give the first message either under 'message' or as top-level fields (content, role, "
+    "images, private, metadata, id), not both"
+)
+
+
+def _first_message_form(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "nested" if "message" in value else "flat"
+    if isinstance(value, ThreadWithMessageCreate):
+        return "nested"
+    if isinstance(value, ThreadWithFlatMessageCreate):
+        return "flat"
+    return None
+
+
+class ThreadWithMessageBody(
+    RootModel[
+        Annotated[
+            Annotated[ThreadWithMessageCreate, Tag("nested")]
+            | Annotated[ThreadWithFlatMessageCreate, Tag("flat")],
+            Discriminator(
+                _first_message_form,
+                custom_error_type="not_an_object",
+                custom_error_message="the body must be a JSON object",
+            ),
+        ]
+    ]
+):
+    """A new thread and its first message, in either form: nested (``message``) or flat (the
+    message's fields at the top level). A body with ``message`` and top-level message fields
+    is refused."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"content": "Starting a new conversation."},
+                {"thread": {"title": "Support"}, "role": "user", "content": "Hello"},
+                {"thread": {"title": "Support"}, "message": {"content": "Hello"}},
+            ]
+        }
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_form(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ThreadWithMessageBody]
+    ) -> ThreadWithMessageBody:
+        # Validated here rather than by the tagged union, so that errors are located as the
+        # client wrote them (body.content, body.message.content), without the form's tag.
+        if not isinstance(data, dict):
+            return handler(data)
+        if "message" in data:
+            mixed = sorted(_FLAT_MESSAGE_FIELDS & data.keys())
+            if mixed:
+                raise PydanticCustomError(
+                    "ambiguous_message",
+                    _ONE_FORM + "; found 'message' and {fields}",
+                    {"fields": ", ".join(repr(name) for name in mixed)},
+                )
+            return cls.model_construct(ThreadWithMessageCreate.model_validate(data))
+        return cls.model_construct(ThreadWithFlatMessageCreate.model_validate(data))
 
 
 class ThreadWithMessage(_Response):
@@ -499,7 +596,7 @@ Temperature = Annotated[float, Field(ge=0, le=2)]
 ReplyTokens = Annotated[int, Field(ge=1, le=100_000)]
 ContextTokens = Annotated[int, Field(ge=256, le=1_000_000)]
 Grants = Annotated[list[ResourceId], Field(max_length=100)]
-UnlockPhrase = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+UnlockPhrase = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 
 _PROVIDER = "``offline`` or ``openai``; null: the server's default provider."
 _MODEL = "The provider's model; null: the server's default model."
@@ -508,8 +605,10 @@ _CONTEXT_TOKENS = "How many tokens of the thread the model is sent (system promp
 _PRIVATE = "Seen only by admin keys and the keys in grants; everyone else gets 404 (admin only)."
 _GRANTS = "Ids of API keys (of this space, or admin) that may see a private assistant (admin only)."
 _UNLOCK_PHRASE = (
-    "Write-only (admin only). A user message that contains it is answered by this private "
-    "assistant, and reaches the thread without it. Stored as a salted hash only."
+    "Write-only (admin only). A user message that contains it (as whole words) is answered "
+    "by this private assistant, and reaches the thread without it. Stored as a salted hash "
+    "only. 1 to 200 characters, not blank; one shorter than 8 characters is accepted with a "
+    "short_unlock_phrase warning in the response."
 )
 
 
@@ -556,6 +655,16 @@ class AssistantUpdate(_Request):
         return value
 
 
+class AssistantWarning(_Response):
+    """Advice about an assistant just created or changed: it was saved as asked."""
+
+    code: str = Field(
+        description="What it is about. ``short_unlock_phrase``: the unlock phrase is shorter "
+        "than 8 characters, so it is easy to guess or to write by chance."
+    )
+    detail: str
+
+
 class Assistant(_Response):
     object: Literal["assistant"] = "assistant"
     id: str
@@ -573,3 +682,8 @@ class Assistant(_Response):
     metadata: JSONObject
     created_at: str | None = Field(description="Null for the built-in default (not stored).")
     updated_at: str | None
+    warnings: list[AssistantWarning] = Field(
+        default_factory=list,
+        description="In the answer to a create or an update: advice about what was saved "
+        "(empty when there is none). Reads leave it out.",
+    )

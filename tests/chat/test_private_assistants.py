@@ -110,3 +110,58 @@ async def test_the_unlock_phrase_works_through_ask(
     assert stub.requests[-1].body["messages"][0]["content"] == "Vault."
     history = (await api.get("/session/s/history", headers=admin)).json()["history"]
     assert history[0]["input"] == "hello"
+
+
+async def test_the_designs_bob_and_private_bob_with_password_973808(
+    api: httpx.AsyncClient, app: FastAPI, stub: StubOpenAI
+) -> None:
+    """The original design: Bob answers, Private-Bob answers whoever writes 973808 (a
+    six-character phrase, accepted with a warning); the password never reaches the thread."""
+    admin, _, _, other = await _keys(app)
+    bob = await new_assistant(
+        api, admin, id="default", name="Bob", provider="openai", system_prompt="You are Bob."
+    )
+    assert bob["warnings"] == []
+    private_bob = await new_assistant(
+        api,
+        admin,
+        id="private-bob",
+        name="Private-Bob",
+        provider="openai",
+        system_prompt="You are Private-Bob.",
+        private=True,
+        unlock_phrase="973808",
+    )
+    assert [w["code"] for w in private_bob["warnings"]] == ["short_unlock_phrase"]
+    assert "973808" not in str(private_bob)
+
+    unlocked = await api.post(
+        "/ask",
+        json={"session_id": "12345", "user_input": "973808 Hello, how are you?"},
+        headers=other,
+    )
+    assert unlocked.status_code == 200, unlocked.text
+    sent = stub.requests[-1].body["messages"]
+    assert sent[0]["content"] == "You are Private-Bob."
+    assert "973808" not in str(sent)
+    plain = await api.post(
+        "/ask", json={"session_id": "12345", "user_input": "Hello again"}, headers=other
+    )
+    assert plain.status_code == 200, plain.text
+    assert stub.requests[-1].body["messages"][0]["content"] == "You are Bob."
+    history = (await api.get("/session/12345/history", headers=admin)).json()["history"]
+    assert [turn["input"] for turn in history] == ["Hello, how are you?", "Hello again"]
+
+    thread_id = await new_thread(api, other)
+    url = f"/v1/spaces/default/threads/{thread_id}/chat"
+    by_phrase = await api.post(url, json={"content": "my password is 973808."}, headers=other)
+    assert by_phrase.status_code == 201, by_phrase.text
+    assert by_phrase.json()["metadata"]["assistant"] == "private-bob"
+    by_default = await api.post(url, json={"content": "not 9738080"}, headers=other)
+    assert by_default.json()["metadata"]["assistant"] == "default"
+    stored = await services_of(app).store.list_messages(
+        "default", thread_id, MessageQuery(limit=10, include_private=True)
+    )
+    assert stored is not None
+    users = [row["content"] for row in stored.rows if row["role"] == "user"]
+    assert users == ["my password is", "not 9738080"]

@@ -54,7 +54,7 @@ def test_every_command_has_a_description_options_and_examples(
 
 
 def test_importing_the_command_line_loads_no_server_module() -> None:
-    probe = "import json, sys, threadloom.cli; print(json.dumps(sorted(sys.modules)))"
+    probe = "import json, sys, threadloom.cli.root; print(json.dumps(sorted(sys.modules)))"
     done = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )

@@ -83,6 +83,30 @@ class TestThreads:
         for text in ("support-42", "Support chat", "u-1", "c-42", '"step": 1'):
             assert text in table
 
+    def test_create_takes_the_id_as_an_argument(self, local: Cli) -> None:
+        done = ok(local("threads", "create", "support-42", "--title", "Support chat"))
+        assert "support-42" in done.stdout
+        shown = json.loads(ok(local("threads", "show", "support-42", "--json")).stdout)
+        assert (shown["id"], shown["title"]) == ("support-42", "Support chat")
+        # --id still works, and saying the same id both ways is fine.
+        by_option = json.loads(ok(local("threads", "create", "--id", "t-2", "--json")).stdout)
+        both = json.loads(ok(local("threads", "create", "t-3", "--id", "t-3", "--json")).stdout)
+        assert (by_option["id"], both["id"]) == ("t-2", "t-3")
+        generated = json.loads(ok(local("threads", "create", "--json")).stdout)
+        assert str(generated["id"]).startswith("thr_")
+
+    def test_two_different_ids_are_a_usage_error(self, local: Cli) -> None:
+        error = one_line_error(local("threads", "create", "one", "--id", "two"), code=2)
+        assert "'one'" in error
+        assert "'two'" in error
+        assert "differ" in error
+        assert _ids(local) == []
+
+    def test_an_invalid_argument_id_is_a_usage_error(self, local: Cli) -> None:
+        error = one_line_error(local("threads", "create", "has space"), code=2)
+        assert error.startswith("error: id:")
+        assert _ids(local) == []
+
     def test_ls_filters(self, local: Cli) -> None:
         _create(
             local, "a", "--title", "Billing question", "--owner", "u-1", "--metadata", '{"k": "x"}'

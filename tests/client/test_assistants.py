@@ -131,6 +131,20 @@ class TestAsyncAssistants:
         removed = await admin.assistants.update(SPACE, "secret", unlock_phrase=None)
         assert removed.has_unlock_phrase is False
 
+    async def test_a_short_unlock_phrase_comes_back_with_a_warning(
+        self, admin_and_writer: tuple[AsyncClient, AsyncClient, str]
+    ) -> None:
+        admin, _, _ = admin_and_writer
+        bob = await admin.assistants.create(
+            SPACE, "Private-Bob", private=True, unlock_phrase="973808"
+        )
+        assert [(w.code, "8 characters" in w.detail) for w in bob.warnings] == [
+            ("short_unlock_phrase", True)
+        ]
+        assert (await admin.assistants.get(SPACE, bob.id)).warnings == []
+        changed = await admin.assistants.update(SPACE, bob.id, unlock_phrase="a longer phrase")
+        assert changed.warnings == []
+
 
 async def test_the_blocking_client(app: FastAPI) -> None:
     def work() -> None:

@@ -135,7 +135,8 @@ def assistants(app: FastAPI) -> AssistantService:
 class TestCreateAssistant:
     async def test_defaults(self, api: httpx.AsyncClient, keys: Keys) -> None:
         created = await create(api, keys.writer, name="Ada")
-        assert set(created) == WIRE_FIELDS
+        assert set(created) == WIRE_FIELDS | {"warnings"}
+        assert created.pop("warnings") == []  # in the answer to a write only
         assert created["id"].startswith("ast_")
         assert created["space_id"] == "alpha"
         assert created["name"] == "Ada"
@@ -252,7 +253,8 @@ class TestValidation:
             ({"name": "x", "context_tokens": 1_000_001}, ["body", "context_tokens"]),
             ({"name": "x", "id": "no spaces"}, ["body", "id"]),
             ({"name": "x", "private": "yes"}, ["body", "private"]),
-            ({"name": "x", "unlock_phrase": "short"}, ["body", "unlock_phrase"]),
+            ({"name": "x", "unlock_phrase": ""}, ["body", "unlock_phrase"]),
+            ({"name": "x", "unlock_phrase": "x" * 201}, ["body", "unlock_phrase"]),
             ({"name": "x", "grants": ["bad id"]}, ["body", "grants", 0]),
             ({"name": "x", "colour": "blue"}, ["body", "colour"]),
         ],
@@ -265,14 +267,85 @@ class TestValidation:
         )
         assert problem["errors"][0]["loc"] == loc
 
-    async def test_a_phrase_short_once_collapsed_is_422(
-        self, api: httpx.AsyncClient, keys: Keys
+    @pytest.mark.parametrize("blank", [" ", "  \t\n  "])
+    async def test_a_blank_phrase_is_422(
+        self, api: httpx.AsyncClient, keys: Keys, blank: str
     ) -> None:
-        body = {"name": "x", "unlock_phrase": "ab     cd      e"}
-        problem = assert_problem(
-            await api.post(ALPHA, json=body, headers=keys.admin), 422, "validation-error"
+        for response in (
+            await api.post(ALPHA, json={"name": "x", "unlock_phrase": blank}, headers=keys.admin),
+            await api.patch(f"{ALPHA}/x", json={"unlock_phrase": blank}, headers=keys.admin),
+        ):
+            problem = assert_problem(response, 422, "validation-error")
+            assert problem["errors"][0]["loc"] == ["body", "unlock_phrase"]
+            assert problem["errors"][0]["type"] == "blank"
+        assert await listed_ids(api, keys.admin) == []
+
+
+class TestShortUnlockPhrase:
+    """A phrase under 8 characters (the design's ``973808``) is saved, with a warning."""
+
+    @pytest.mark.parametrize("phrase", ["973808", "ab     cd      e", "\u03a9"])
+    async def test_a_short_phrase_is_saved_with_a_warning_and_logged_without_it(
+        self,
+        app: FastAPI,
+        api: httpx.AsyncClient,
+        keys: Keys,
+        caplog: pytest.LogCaptureFixture,
+        phrase: str,
+    ) -> None:
+        created = await create(
+            api, keys.admin, id="pb", name="Private-Bob", private=True, unlock_phrase=phrase
         )
-        assert problem["errors"][0]["loc"] == ["body", "unlock_phrase"]
+        assert created["has_unlock_phrase"] is True
+        [warning] = created["warnings"]
+        assert warning["code"] == "short_unlock_phrase"
+        assert "8 characters" in warning["detail"]
+        assert phrase not in str(created)
+        logged = [r for r in caplog.records if r.name == "threadloom.assistants"]
+        assert [r.levelname for r in logged] == ["WARNING"]
+        assert "'pb'" in logged[0].getMessage()
+        assert phrase not in caplog.text
+        assert " ".join(phrase.split()) not in caplog.text
+        fetched = await api.get(f"{ALPHA}/pb", headers=keys.admin)
+        assert "warnings" not in fetched.json()
+        found = await assistants(app).find_unlock("alpha", f"it is {phrase}!")
+        assert found is not None
+        assert found[0]["id"] == "pb"
+
+    async def test_setting_a_short_phrase_warns_and_a_long_one_does_not(
+        self, api: httpx.AsyncClient, keys: Keys, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        await create(api, keys.admin, id="pb", private=True)
+        short = await api.patch(f"{ALPHA}/pb", json={"unlock_phrase": "973808"}, headers=keys.admin)
+        assert [w["code"] for w in short.json()["warnings"]] == ["short_unlock_phrase"]
+        long = await api.patch(f"{ALPHA}/pb", json={"unlock_phrase": PHRASE}, headers=keys.admin)
+        assert long.json()["warnings"] == []
+        other = await api.patch(f"{ALPHA}/pb", json={"name": "P"}, headers=keys.admin)
+        assert other.json()["warnings"] == []
+        assert "973808" not in caplog.text
+        assert len([r for r in caplog.records if r.name == "threadloom.assistants"]) == 1
+
+    async def test_the_phrase_matches_whole_words_only(
+        self, app: FastAPI, api: httpx.AsyncClient, keys: Keys
+    ) -> None:
+        await create(api, keys.admin, id="pb", private=True, unlock_phrase="973808")
+        for text in ("9738080", "x973808", "973808x", "97 38 08", "9738 08"):
+            assert await assistants(app).find_unlock("alpha", text) is None, text
+        found = await assistants(app).find_unlock("alpha", "code (973808) please")
+        assert found is not None
+        assert found[1] == "code please"
+
+    async def test_the_openapi_document_types_the_warnings(self, api: httpx.AsyncClient) -> None:
+        schemas = (await api.get("/openapi.json")).json()["components"]["schemas"]
+        warnings = schemas["Assistant"]["properties"]["warnings"]
+        assert warnings["items"]["$ref"].endswith("/AssistantWarning")
+        assert set(schemas["AssistantWarning"]["required"]) == {"code", "detail"}
+        assert (
+            "short_unlock_phrase"
+            in schemas["AssistantWarning"]["properties"]["code"]["description"]
+        )
+        phrase = schemas["AssistantCreate"]["properties"]["unlock_phrase"]["anyOf"][0]
+        assert (phrase["minLength"], phrase["maxLength"]) == (1, 200)
 
     async def test_grants_must_name_keys_of_the_space(
         self, app: FastAPI, api: httpx.AsyncClient, keys: Keys
@@ -452,6 +525,7 @@ class TestUpdateAssistant:
         assert updated["metadata"] == {"keep": 1, "new": 3}
         assert updated["created_at"] == created["created_at"]
         assert updated["updated_at"] >= created["updated_at"]
+        assert updated.pop("warnings") == []
         assert (await api.get(f"{ALPHA}/ada", headers=keys.reader)).json() == updated
 
     async def test_rename_to_a_taken_name_is_409(self, api: httpx.AsyncClient, keys: Keys) -> None:

@@ -180,7 +180,10 @@ async def test_malformed_json_is_422(api: httpx.AsyncClient) -> None:
         (THREADS, {"role_mapping": {"assistant": {"icon": "x"}}}, ["body", "role_mapping"]),
         (T1 + "/messages/batch", {"messages": []}, ["body", "messages"]),
         (T1 + "/messages/batch", {"messages": {"content": "x"}}, ["body", "messages"]),
-        (THREADS + "/messages", {"thread": {}}, ["body", "message"]),
+        # Neither form: no "message", so the flat one, whose content is required.
+        (THREADS + "/messages", {"thread": {}}, ["body", "content"]),
+        (THREADS + "/messages", {"content": 5}, ["body", "content"]),
+        (THREADS + "/messages", {"content": "x", "role": ""}, ["body", "role"]),
         ("/threads/", {"state": 1}, ["body", "thread_id"]),
         ("/v1/keys", {"role": "root"}, ["body", "role"]),
     ],
@@ -220,6 +223,7 @@ async def test_strings_are_not_booleans(
         ("POST", T1 + "/messages", {"content": "x", "author": "me"}, ["body", "author"]),
         ("POST", THREADS + "/messages", {"message": {}, "extra": 1}, ["body", "extra"]),
         ("POST", THREADS + "/messages", {"message": {"text": "x"}}, ["body", "message", "text"]),
+        ("POST", THREADS + "/messages", {"content": "x", "text": "y"}, ["body", "text"]),
         ("POST", T1 + "/messages/batch", {"messages": [{"txt": "x"}]}, ["body", "messages"]),
         ("PATCH", T1, {"titel": "typo"}, ["body", "titel"]),
         ("PUT", T1 + "/state", {"state": 1, "version": 2}, ["body", "version"]),
@@ -253,6 +257,7 @@ async def test_invalid_thread_ids_are_422(api: httpx.AsyncClient, thread_id: str
     for path, body, loc in (
         (THREADS, {"id": thread_id}, ["body", "id"]),
         (THREADS + "/messages", {"thread": {"id": thread_id}, "message": {}}, ["body", "thread"]),
+        (THREADS + "/messages", {"thread": {"id": thread_id}, "content": ""}, ["body", "thread"]),
         ("/threads/", {"thread_id": thread_id}, ["body", "thread_id"]),
     ):
         problem = assert_problem(await api.post(path, json=body), 422, "validation-error")
@@ -291,6 +296,7 @@ async def test_images_must_be_http_or_data_urls(
         (T1 + "/messages", {"images": images}, ["body", "images"]),
         (T1 + "/messages/batch", {"messages": [{"images": images}]}, ["body", "messages", 0]),
         (THREADS + "/messages", {"message": {"images": images}}, ["body", "message", "images"]),
+        (THREADS + "/messages", {"content": "", "images": images}, ["body", "images"]),
     ):
         problem = assert_problem(await api.post(path, json=body), 422, "validation-error")
         assert any(found[: len(prefix)] == prefix for found in locs(problem)), locs(problem)
@@ -496,6 +502,27 @@ LIMITED: list[tuple[str, str, str, Any, list[str | int] | None]] = [
         THREADS + "/messages",
         {"thread": {"id": "new"}, "message": {"metadata": {"k": "v" * 60}}},
         ["body", "message", "metadata"],
+    ),
+    (
+        "flat thread+message thread",
+        "POST",
+        THREADS + "/messages",
+        {"thread": {"id": "new", "state": ["s" * 100]}, "content": "ok"},
+        ["body", "thread", "state"],
+    ),
+    (
+        "flat thread+message content",
+        "POST",
+        THREADS + "/messages",
+        {"thread": {"id": "new"}, "content": "x" * 51},
+        ["body", "content"],
+    ),
+    (
+        "flat thread+message metadata",
+        "POST",
+        THREADS + "/messages",
+        {"content": "ok", "metadata": {"k": "v" * 60}},
+        ["body", "metadata"],
     ),
     (
         "legacy-create-state",

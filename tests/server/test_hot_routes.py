@@ -147,6 +147,23 @@ REGULAR: list[Request] = [
         f"{THREADS}/messages",
         {"json": {"thread": {"id": "t3"}, "message": {"content": "x"}}},
     ),
+    # The design's flat form of the same endpoint, replayed under its idempotency key.
+    (
+        "POST",
+        f"{THREADS}/messages",
+        {
+            "json": {"thread": {"id": "t4"}, "content": "flat", "role": "assistant"},
+            "headers": {"Idempotency-Key": "k2"},
+        },
+    ),
+    (
+        "POST",
+        f"{THREADS}/messages",
+        {
+            "json": {"thread": {"id": "t4"}, "content": "flat", "role": "assistant"},
+            "headers": {"Idempotency-Key": "k2"},
+        },
+    ),
     ("POST", f"{THREADS}/t3/restore", {}),
 ]
 
@@ -182,6 +199,9 @@ DECLINED: list[Request] = [
     ("GET", f"{THREADS}/{'x' * 200}", {}),
     ("GET", f"{THREADS}/bad%20id/messages", {}),
     ("PUT", f"{THREADS}/t1/state", {"json": {"nostate": 1}}),
+    ("POST", f"{THREADS}/messages", {"json": {"message": {}, "content": "both forms"}}),
+    ("POST", f"{THREADS}/messages", {"json": {"thread": {"id": "t5"}}}),
+    ("POST", f"{THREADS}/messages", {"json": ["not", "an", "object"]}),
 ]
 
 # Not hot at all: FastAPI's routes, reached through the hot path's routers.
@@ -230,9 +250,12 @@ async def test_the_hot_path_answers_as_fastapi_does(sqlite_template: Path, tmp_p
     statuses = [answer[0] for answer in hot]
     writes = [201] * 6  # two threads, three appends (one replayed), a batch
     reads = [200] * 6
-    changes = [200] * 5 + [201, 200]  # patch, two puts, state, history; new thread, restore
+    # Patch, two puts, state, history; new thread, in the flat form and replayed; restore.
+    changes = [200] * 5 + [201, 201, 201, 200]
     assert statuses[: len(REGULAR)] == writes + reads + changes
     assert hot[4][1]["idempotent-replayed"] == "true"
+    assert hot[len(REGULAR) - 2][1]["idempotent-replayed"] == "true"
+    assert hot[len(REGULAR) - 2][2]["message"]["role"] == "assistant"
     assert statuses[len(REGULAR) : regular_and_raised] == [404, 404, 404, 412, 409, 422, 404, 422]
     declined = statuses[regular_and_raised : regular_and_raised + len(DECLINED)]
     assert declined == [422] * len(DECLINED)

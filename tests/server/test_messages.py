@@ -7,6 +7,9 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
+from tests.conftest import services_of
 
 pytestmark = pytest.mark.anyio
 
@@ -153,6 +156,113 @@ class TestCreateThreadWithMessage:
         body = {"thread": {"id": "taken"}, "message": {"content": "x"}}
         assert (await api.post(f"{THREADS}/messages", json=body)).status_code == 409
         assert (await api.get(f"{THREADS}/taken")).json()["message_count"] == 0
+
+    async def test_the_designs_flat_body_with_a_key_and_an_idempotency_key(
+        self, api: httpx.AsyncClient, app: FastAPI
+    ) -> None:
+        secret, _ = await services_of(app).keys.create("writer", "default")
+        headers = {"X-API-Key": secret, "Idempotency-Key": "unique_key"}
+        body = {"content": "Starting a new conversation."}
+        first = await api.post(f"{THREADS}/messages", json=body, headers=headers)
+        assert first.status_code == 201, first.text
+        created = first.json()
+        assert set(created) == {"thread", "message"}
+        thread_id = created["thread"]["id"]
+        assert thread_id.startswith("thr_")
+        assert created["message"]["thread_id"] == thread_id
+        assert created["message"]["role"] == "user"
+        assert created["message"]["content"] == "Starting a new conversation."
+        again = await api.post(f"{THREADS}/messages", json=body, headers=headers)
+        assert again.status_code == 201
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.json() == created
+        page = await api.get(THREADS, params={"status": "all"}, headers=headers)
+        assert [thread["id"] for thread in page.json()["data"]] == [thread_id]
+        messages = await api.get(f"{THREADS}/{thread_id}/messages", headers=headers)
+        assert [m["content"] for m in messages.json()["data"]] == [body["content"]]
+
+    async def test_flat_and_nested_bodies_make_the_same_thread(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        thread = {"title": "t", "metadata": {"k": 1}}
+        message = {"role": "assistant", "content": "hi", "private": True, "metadata": {"m": 2}}
+        flat = {"thread": {"id": "flat", **thread}, "id": "m1", "images": [PNG], **message}
+        nested = {"thread": {"id": "nested", **thread}, "message": {"id": "m1", **message}}
+        nested["message"]["images"] = [PNG]
+        answers = []
+        for body in (flat, nested):
+            response = await api.post(f"{THREADS}/messages", json=body)
+            assert response.status_code == 201, response.text
+            answers.append(response.json())
+        volatile = {"id", "thread_id", "created_at", "updated_at"}
+        for part in ("thread", "message"):
+            one, other = (
+                {k: v for k, v in answer[part].items() if k not in volatile} for answer in answers
+            )
+            assert one == other
+        assert answers[0]["message"]["id"] == "m1"
+        assert answers[0]["message"]["images"] == [PNG]
+        assert answers[0]["thread"]["id"] == "flat"
+
+    async def test_the_default_role_is_the_same_in_both_forms(self, api: httpx.AsyncClient) -> None:
+        flat = await api.post(f"{THREADS}/messages", json={"content": "a"})
+        nested = await api.post(f"{THREADS}/messages", json={"message": {"content": "a"}})
+        assert flat.json()["message"]["role"] == nested.json()["message"]["role"] == "user"
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            {"message": {"content": "a"}, "content": "b"},
+            {"thread": {"id": "mixed"}, "message": {}, "role": "assistant"},
+            {"message": {"content": "a"}, "images": [PNG], "metadata": {}},
+        ],
+    )
+    async def test_a_body_in_both_forms_is_422_and_writes_nothing(
+        self, api: httpx.AsyncClient, body: dict[str, Any]
+    ) -> None:
+        response = await api.post(f"{THREADS}/messages", json=body)
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        [error] = response.json()["errors"]
+        assert error["type"] == "ambiguous_message"
+        assert error["loc"] == ["body"]
+        assert "under 'message' or as top-level fields" in error["msg"]
+        assert "'message' and" in error["msg"]
+        listed = await api.get(THREADS, params={"status": "all"})
+        assert listed.json()["data"] == []
+
+    async def test_one_idempotency_key_for_a_flat_then_a_nested_body_is_refused(
+        self, api: httpx.AsyncClient
+    ) -> None:
+        headers = {"Idempotency-Key": "k-forms"}
+        flat = {"thread": {"id": "one"}, "content": "x"}
+        nested = {"thread": {"id": "one"}, "message": {"content": "x"}}
+        first = await api.post(f"{THREADS}/messages", json=flat, headers=headers)
+        assert first.status_code == 201
+        other = await api.post(f"{THREADS}/messages", json=nested, headers=headers)
+        assert other.status_code == 422
+        assert other.json()["type"].endswith("/idempotency-key-reused")
+
+    async def test_a_body_that_is_not_an_object_is_422(self, api: httpx.AsyncClient) -> None:
+        response = await api.post(f"{THREADS}/messages", json=["content"])
+        assert response.status_code == 422
+        assert [e["type"] for e in response.json()["errors"]] == ["not_an_object"]
+
+    async def test_openapi_shows_both_forms(self, api: httpx.AsyncClient) -> None:
+        spec = (await api.get("/openapi.json")).json()
+        operation = spec["paths"]["/v1/spaces/{space_id}/threads/messages"]["post"]
+        ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        body = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+        forms = [form["$ref"].rsplit("/", 1)[1] for form in body["oneOf"]]
+        assert forms == ["ThreadWithMessageCreate", "ThreadWithFlatMessageCreate"]
+        assert {"content": "Starting a new conversation."} in body["examples"]
+        assert any("message" in example for example in body["examples"])
+        flat = spec["components"]["schemas"]["ThreadWithFlatMessageCreate"]
+        assert flat["required"] == ["content"]
+        assert {"content", "role", "images", "private", "metadata", "id", "thread"} == set(
+            flat["properties"]
+        )
+        assert spec["components"]["schemas"]["ThreadWithMessageCreate"]["required"] == ["message"]
 
 
 class TestListMessages:

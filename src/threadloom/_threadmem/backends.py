@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import Conflict, NotFound
+from ..extras import requires_extra
 from ..models import MessageCreate, MessageListQuery, ThreadCreate, ThreadListQuery, ThreadUpdate
 from ..threadmem_schemas import V1Role
 
@@ -64,6 +65,9 @@ class Backend(Protocol):
     def remove_role(self, thread_id: str, name: str) -> Row: ...
 
 
+LOCAL_MODE = "the RoleThread local mode"
+
+
 def _role_exists(name: str) -> ValueError:
     return ValueError(f"Role {name} already exists")
 
@@ -87,7 +91,8 @@ class LocalBackend:
 
     @classmethod
     def default(cls) -> LocalBackend:
-        from .. import local
+        with requires_extra(LOCAL_MODE):
+            from .. import local
 
         return cls(local.default_url())
 
@@ -97,7 +102,8 @@ class LocalBackend:
         closed (``local.close_all()``: the next use opens the database again)."""
         store = self._store
         if store is None or store.closed:
-            from .. import local
+            with requires_extra(LOCAL_MODE):
+                from .. import local
 
             store = self._store = local.store_for(self.url)
         return store

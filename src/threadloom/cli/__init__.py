@@ -1,43 +1,48 @@
 """The ``threadloom`` command: serve, migrate, and work with keys, spaces, threads, messages
 and state, on a server (``--url``) or directly on the database.
 
-One module per command or group of commands, each with its own ``typer.Typer`` that is added
-here (a group by its name; a module of top-level commands without one). A new command is one
-new module and one line below. ``base`` holds the consoles, error reporting and output;
-``options`` the shared options; ``backend`` the two ways of reaching the data.
+One module per command or group of commands, each with its own ``typer.Typer``, added to the
+root app in ``root``. ``base`` holds the consoles, error reporting and output; ``options``
+the shared options; ``backend`` the two ways of reaching the data.
+
+This package's own module imports nothing of the ``server`` extra, so that ``main`` (the
+``threadloom`` entry point) can say which extra to install on a client-only install
+(``pip install threadloom``) instead of failing on ``import typer``.
 """
 
 from __future__ import annotations
 
-import typer
+import sys
+from typing import TYPE_CHECKING, Any
 
-from . import chat, keys, messages, migrate, serve, spaces, state, threads, transfer
-from .base import Group
+from ..errors import MissingExtra
+from ..extras import COMMAND_LINE, requires_extra
+
+if TYPE_CHECKING:
+    import typer
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
-    cls=Group,
-    name="threadloom",
-    help="Conversation memory for LLM applications: serve it, migrate it, manage its keys, "
-    "and read and write its threads, messages and state.\n\n"
-    "Data commands work on a server when given --url (or THREADLOOM_URL, with "
-    "THREADLOOM_API_KEY), and otherwise on the database directly (--database-url or "
-    "THREADLOOM_DATABASE_URL).",
-    no_args_is_help=True,
-    rich_markup_mode="markdown",
-    pretty_exceptions_enable=False,
-)
-app.add_typer(serve.app)
-app.add_typer(migrate.app)
-app.add_typer(spaces.app, name="spaces")
-app.add_typer(threads.app, name="threads")
-app.add_typer(messages.app, name="messages")
-app.add_typer(state.app, name="state")
-app.add_typer(transfer.app)
-app.add_typer(chat.app)
-app.add_typer(keys.app, name="keys")
+
+def _root() -> typer.Typer:
+    with requires_extra(COMMAND_LINE):
+        from .root import app as root
+
+    return root
 
 
 def main() -> None:
-    app()
+    """The ``threadloom`` entry point."""
+    try:
+        root = _root()
+    except MissingExtra as exc:
+        sys.stderr.write(f"error: {exc}\n")  # as the command's own errors read
+        raise SystemExit(1) from None
+    root()
+
+
+def __getattr__(name: str) -> Any:
+    """``threadloom.cli.app``, the root app, imported on first use."""
+    if name == "app":
+        return _root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,6 +28,7 @@ from rich.table import Table
 from typer.core import TyperGroup
 
 from ..errors import ThreadloomError
+from ..extras import COMMAND_LINE, as_missing_extra
 from ..models import Page
 from .backend import pages
 
@@ -97,6 +98,10 @@ def describe_error(exc: Exception) -> tuple[str, int] | None:
     """The line and exit status for an exception, or None for a bug."""
     if isinstance(exc, ThreadloomError):
         return exc.detail, 1
+    if isinstance(exc, ModuleNotFoundError):
+        missing = as_missing_extra(exc, COMMAND_LINE)
+        if missing is not None:
+            return str(missing), 1
     if isinstance(exc, ValidationError):
         problem = exc.errors()[0]
         where = ".".join(str(part) for part in problem["loc"])

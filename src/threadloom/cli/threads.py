@@ -13,7 +13,17 @@ from rich.json import JSON
 
 from ..models import Thread, ThreadCreate, ThreadListQuery
 from .backend import connect
-from .base import Field, commands, examples, out, print_json, print_list, print_record, when
+from .base import (
+    Field,
+    commands,
+    examples,
+    out,
+    print_json,
+    print_list,
+    print_record,
+    usage_error,
+    when,
+)
 from .options import (
     AfterOption,
     AllOption,
@@ -236,16 +246,19 @@ def threads_show(
 @app.command(
     "create",
     epilog=examples(
-        'threadloom threads create --id support-42 --title "Support chat"',
+        'threadloom threads create support-42 --title "Support chat"',
         'threadloom threads create --metadata \'{"customer": "c-42"}\'',
         "threadloom threads create --id t-1 --state '{\"step\": 1}' --json",
     ),
 )
 def threads_create(
-    space: SpaceOption = "default",
     thread_id: Annotated[
+        str | None, typer.Argument(metavar="[ID]", help="Its id (default: a new one).")
+    ] = None,
+    space: SpaceOption = "default",
+    id_option: Annotated[
         str | None,
-        typer.Option("--id", metavar="ID", help="The id to give it (default: a new one)."),
+        typer.Option("--id", metavar="ID", help="The same as the ID argument."),
     ] = None,
     title: Annotated[str | None, typer.Option(metavar="TEXT", help="Its title.")] = None,
     owner: Annotated[str | None, typer.Option("--owner", metavar="ID", help="Its owner.")] = None,
@@ -262,8 +275,10 @@ def threads_create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a thread."""
+    if thread_id is not None and id_option is not None and thread_id != id_option:
+        raise usage_error(f"the ID argument {thread_id!r} and --id {id_option!r} differ")
     body = ThreadCreate(
-        id=thread_id,
+        id=thread_id if thread_id is not None else id_option,
         title=title,
         owner_id=owner,
         public=public,

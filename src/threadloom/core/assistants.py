@@ -9,6 +9,7 @@ whatever assistant was asked for (see ``unlock``).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,9 +23,17 @@ from .cursors import decode_cursor, encode_cursor
 from .limits import LimitChecker
 from .pages import page_of
 from .spaces import merge_keys
-from .unlock import MIN_PHRASE_CHARS, find_unlock, normalize_phrase, seal_phrase
+from .unlock import (
+    MIN_PHRASE_CHARS,
+    SHORT_PHRASE_CHARS,
+    find_unlock,
+    normalize_phrase,
+    seal_phrase,
+)
 
 __all__ = ["DEFAULT_ASSISTANT", "AssistantService", "ResolvedAssistant"]
+
+log = logging.getLogger("threadloom.assistants")
 
 DEFAULT_ASSISTANT = "default"
 # Set on PATCH exactly as given (None resets them to the server's defaults).
@@ -91,16 +100,30 @@ def _phrase_columns(phrase: str | None) -> Row:
     if phrase is None:
         return {"unlock_salt": None, "unlock_hash": None, "unlock_words": None}
     if len(normalize_phrase(phrase)) < MIN_PHRASE_CHARS:
-        detail = (
-            f"the unlock phrase must be at least {MIN_PHRASE_CHARS} characters once its "
-            "whitespace is collapsed"
-        )
+        detail = "the unlock phrase must not be blank"
         raise ValidationFailed(
             detail,
-            errors=[{"loc": ["body", "unlock_phrase"], "msg": detail, "type": "too_short"}],
+            errors=[{"loc": ["body", "unlock_phrase"], "msg": detail, "type": "blank"}],
         )
     sealed = seal_phrase(phrase)
     return {"unlock_salt": sealed.salt, "unlock_hash": sealed.hash, "unlock_words": sealed.words}
+
+
+def _phrase_warnings(phrase: str | None, space_id: str, assistant_id: str) -> list[Row]:
+    """The warnings a phrase just saved deserves (logged without the phrase)."""
+    if phrase is None or len(normalize_phrase(phrase)) >= SHORT_PHRASE_CHARS:
+        return []
+    log.warning(
+        "assistant %r of space %r has an unlock phrase shorter than %d characters",
+        assistant_id,
+        space_id,
+        SHORT_PHRASE_CHARS,
+    )
+    detail = (
+        f"the unlock phrase is shorter than {SHORT_PHRASE_CHARS} characters: it is easy to "
+        "guess, and any message that contains it is answered by this assistant"
+    )
+    return [{"code": "short_unlock_phrase", "detail": detail}]
 
 
 def _operator_only(principal: Principal, fields: list[str]) -> None:
@@ -206,7 +229,9 @@ class AssistantService:
             "metadata": body.metadata,
             **_phrase_columns(body.unlock_phrase),
         }
-        return _wire(await self.store.create_assistant(space_id, row), principal)
+        created = _wire(await self.store.create_assistant(space_id, row), principal)
+        created["warnings"] = _phrase_warnings(body.unlock_phrase, space_id, created["id"])
+        return created
 
     async def get(self, principal: Principal, space_id: str, assistant_id: str) -> Row:
         return _wire(await self._get_visible(principal, space_id, assistant_id), principal)
@@ -261,7 +286,9 @@ class AssistantService:
         row = await self.store.update_assistant(space_id, assistant_id, mutate)
         if row is None:
             raise _not_found(assistant_id)
-        return _wire(row, principal)
+        updated = _wire(row, principal)
+        updated["warnings"] = _phrase_warnings(body.unlock_phrase, space_id, assistant_id)
+        return updated
 
     async def delete(self, principal: Principal, space_id: str, assistant_id: str) -> None:
         principal.require_writer(space_id)

@@ -94,13 +94,14 @@ class ThreadService:
         messages: Sequence[MessageCreate] = (),
         *,
         loc: tuple[str, ...] = (),
+        message_loc: tuple[str, ...] = ("message",),
     ) -> tuple[Row, list[Row]]:
+        """A new thread (its fields' errors located under ``loc``) with ``messages`` (one
+        located at ``message_loc``; several at ``messages.N``)."""
         principal.require_writer(space_id)
         self._check_thread(body, loc)
         for index, message in enumerate(messages):
-            self.limits.message(
-                message, ("message",) if len(messages) == 1 else ("messages", index)
-            )
+            self.limits.message(message, message_loc if len(messages) == 1 else ("messages", index))
         thread_id = body.id or new_id("thr")
         thread, rows = await self.store.create_thread(space_id, thread_id, body, messages)
         self._publish(space_id, thread_id, "thread.created", thread)

@@ -21,13 +21,17 @@ from ..store.base import Row
 __all__ = [
     "MAX_PHRASE_CHARS",
     "MIN_PHRASE_CHARS",
+    "SHORT_PHRASE_CHARS",
     "SealedPhrase",
     "find_unlock",
     "normalize_phrase",
     "seal_phrase",
 ]
 
-MIN_PHRASE_CHARS = 8
+MIN_PHRASE_CHARS = 1
+SHORT_PHRASE_CHARS = 8
+"""Phrases shorter than this (once normalized) are accepted with a warning: they are easy
+to guess, and easy to write by chance (a six-digit number is one word in a message)."""
 MAX_PHRASE_CHARS = 200
 PUNCTUATION = ".,;:!?\"'()[]"
 _WORD = re.compile(r"\S+")
@@ -52,7 +56,7 @@ def _digest(salt: str, text: str) -> str:
 
 
 def seal_phrase(phrase: str) -> SealedPhrase:
-    """Salt and hash a phrase (already checked to be long enough once normalized)."""
+    """Salt and hash a phrase (already checked not to be blank once normalized)."""
     normalized = normalize_phrase(phrase)
     salt = secrets.token_hex(16)
     return SealedPhrase(salt, _digest(salt, normalized), len(normalized.split()))

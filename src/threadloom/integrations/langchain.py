@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..client import AsyncClient, Client
 from ..errors import AlreadyExists, NotFound
+from ..extras import requires_extra
 from ..ids import is_valid_id
 from ..models import Message, MessageCreate, MessageListQuery, Page, ThreadCreate
 
@@ -299,7 +300,8 @@ class _LocalBackend:
 
     @property
     def _local(self) -> LocalStore:
-        from .. import local
+        with requires_extra("the LangChain history on a local database"):
+            from .. import local
 
         return local.store_for(self.url)
 

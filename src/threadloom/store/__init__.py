@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..extras import requires_extra
 from .base import Store
 from .urls import backend_of, postgres_dsn, sqlite_path
 
@@ -25,9 +26,11 @@ def create_store(settings: Settings) -> Store:
             synchronous=settings.sqlite_synchronous,
         )
     if backend_of(url) == "redis":
-        from .redis import RedisStore
+        with requires_extra("the Redis store"):
+            from .redis import RedisStore
 
         return RedisStore(url, prefix=settings.redis_prefix)
-    from .postgres import PostgresStore
+    with requires_extra("the PostgreSQL store"):
+        from .postgres import PostgresStore
 
     return PostgresStore(postgres_dsn(url), pool_size=settings.postgres_pool_size)

@@ -79,7 +79,8 @@ class AssistantEndpoints:
         **fields: Unpack[AssistantFields],
     ) -> Call[Assistant]:
         """Create an assistant: ``create("default", "Ada", model="gpt-4o-mini")``. The
-        ``unlock_phrase`` is never shown again (``has_unlock_phrase`` says there is one)."""
+        ``unlock_phrase`` is never shown again (``has_unlock_phrase`` says there is one);
+        one under 8 characters is saved, with a ``short_unlock_phrase`` in ``warnings``."""
         return Call(
             "POST",
             _assistant_path(space),

@@ -14,7 +14,7 @@ from ...models import (
     ThreadListQuery,
     ThreadUpdate,
     ThreadWithMessage,
-    ThreadWithMessageCreate,
+    ThreadWithMessageBody,
 )
 from ...validation import FILTER_KEY_MAX_CHARS, FILTER_VALUE_MAX_CHARS, MAX_METADATA_FILTERS
 from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId, ThreadId
@@ -73,15 +73,25 @@ async def create_thread(
     status_code=201,
     response_model=ThreadWithMessage,
     summary="Create a thread and its first message atomically",
+    description='The body is the first message, flat (`{"content": "Hello"}`, the '
+    'thread\'s fields under `thread`) or nested (`{"thread": {...}, "message": {...}}`); '
+    "the role defaults to `user` in both.",
     responses=problems(403, 404, 409, 413),
     openapi_extra=IDEMPOTENCY_OPENAPI,
 )
 async def create_thread_with_message(
-    space_id: SpaceId, body: ThreadWithMessageCreate, request: Request, ctx: Ctx
+    space_id: SpaceId, body: ThreadWithMessageBody, request: Request, ctx: Ctx
 ) -> Response:
+    form = body.root
+
     async def make() -> object:
         thread, messages = await ctx.services.threads.create(
-            ctx.principal, space_id, body.thread, [body.message], loc=("thread",)
+            ctx.principal,
+            space_id,
+            form.thread,
+            [form.first_message],
+            loc=("thread",),
+            message_loc=form.message_loc,
         )
         return {"thread": thread, "message": messages[0]}
 
