@@ -26,7 +26,7 @@ from ..base import (
     keyset_plan,
     slice_page,
 )
-from ..idempotent import recorded_result, take_write
+from ..idempotent import take_write
 from .connection import RedisBase, _loads, _now, lua
 from .keys import escape
 
@@ -201,8 +201,7 @@ class MessageStoreMixin(RedisBase):
             _APPEND, space_id, thread_id, now, len(messages), *args, *self._record_args(write)
         )
         if isinstance(first, list):
-            assert write is not None
-            return cast(list[Row], recorded_result(write, first[0].decode(), first[1]))
+            return cast(list[Row], self._replayed(write, first))
         if first == -1:
             raise NotFound(f"thread {thread_id!r} does not exist")
         if first == -2:
