@@ -38,6 +38,7 @@ __all__ = [
     "replaying",
     "recorded_result",
     "take_write",
+    "unstorable_refused",
     "writing_under",
 ]
 
@@ -99,6 +100,18 @@ def recorded_result(write: IdempotentWrite, request_hash: str, body: bytes) -> A
 
 
 _DATA_ERRORS: tuple[type[Exception], ...] = (UnicodeError, orjson.JSONEncodeError)
+
+
+@contextmanager
+def unstorable_refused(data_errors: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+    """Raise ValidationFailed for a value the block cannot store (see ``item_failure``)."""
+    try:
+        yield
+    except Exception as exc:
+        failure = item_failure(exc, data_errors)
+        if failure is exc:
+            raise
+        raise failure from exc
 
 
 def item_failure(exc: Exception, data_errors: tuple[type[Exception], ...] = ()) -> Exception:

@@ -26,7 +26,7 @@ from ..base import (
     keyset_plan,
     slice_page,
 )
-from ..idempotent import take_write
+from ..idempotent import take_write, unstorable_refused
 from .connection import RedisBase, _loads, _now, lua
 from .keys import escape
 
@@ -196,7 +196,8 @@ class MessageStoreMixin(RedisBase):
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]:
         now, write = _now(), take_write()
-        ids, args = _message_args(thread_id, messages, now)
+        with unstorable_refused():
+            ids, args = _message_args(thread_id, messages, now)
         first = await self._eval(
             _APPEND, space_id, thread_id, now, len(messages), *args, *self._record_args(write)
         )
