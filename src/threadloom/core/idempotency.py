@@ -26,9 +26,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import RequestInProgress, ValidationFailed
+from ..errors import ValidationFailed
 from ..store import Store
-from ..store.idempotent import IdempotentWrite, recorded_result, writing_under
+from ..store.idempotent import IdempotentWrite, in_progress, recorded_result, writing_under
 
 __all__ = ["IdempotencyService", "IdempotentResult", "parse_idempotency_key", "fingerprint"]
 
@@ -73,13 +73,6 @@ class IdempotentResult:
     replayed: bool
 
 
-def _in_progress() -> RequestInProgress:
-    return RequestInProgress(
-        "the first request with this Idempotency-Key is still running; retry later",
-        headers={"Retry-After": "1"},
-    )
-
-
 class IdempotencyService:
     def __init__(self, store: Store, *, ttl_seconds: float) -> None:
         self.store = store
@@ -90,7 +83,7 @@ class IdempotencyService:
     def hold(self, scope: str, key: str) -> None:
         """Mark a key as being handled here; RequestInProgress when it already is."""
         if (scope, key) in self._running:
-            raise _in_progress()
+            raise in_progress()
         self._running.add((scope, key))
 
     def let_go(self, scope: str, key: str) -> None:

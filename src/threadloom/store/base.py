@@ -4,6 +4,8 @@ Rows cross this boundary as plain dicts already in their wire shape (timestamps 
 text, JSON columns decoded), so the request path serializes them once with orjson and never
 builds model objects. Rules live in the services; the store holds every query and keeps each
 operation atomic: an append is one statement on PostgreSQL and one write transaction on SQLite.
+A create made under an Idempotency-Key writes the key's record in that same unit (a
+PostgreSQL transaction then), so the two commit together (see ``store.idempotent``).
 """
 
 from __future__ import annotations

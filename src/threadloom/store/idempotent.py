@@ -30,10 +30,11 @@ from typing import Any
 
 import orjson
 
-from ..errors import IdempotencyMismatch, ThreadloomError, ValidationFailed
+from ..errors import IdempotencyMismatch, RequestInProgress, ThreadloomError, ValidationFailed
 
 __all__ = [
     "IdempotentWrite",
+    "in_progress",
     "item_failure",
     "replaying",
     "recorded_result",
@@ -86,6 +87,14 @@ def replaying() -> bool:
     """The current request's effect had committed before (nothing new to announce)."""
     write = _CURRENT.get()
     return write is not None and write.replayed
+
+
+def in_progress() -> RequestInProgress:
+    """The answer to a duplicate while the first request with its key is still running."""
+    return RequestInProgress(
+        "the first request with this Idempotency-Key is still running; retry later",
+        headers={"Retry-After": "1"},
+    )
 
 
 def recorded_result(write: IdempotentWrite, request_hash: str, body: bytes) -> Any:

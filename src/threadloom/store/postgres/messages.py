@@ -245,7 +245,7 @@ class MessageStoreMixin(PostgresBase):
                 return await self._queried(self._append_merged(items))
             except ServiceUnavailable:
                 raise  # the outcome is unknown: no append may be written twice
-            except Exception:  # noqa: S110 - each append runs alone below, and fails alone
+            except Exception:  # each append runs alone below, and fails alone
                 pass
         return await append_one_by_one(self, items)
 
@@ -360,7 +360,7 @@ class MessageStoreMixin(PostgresBase):
                 return await self._write_states_merged(items)
             except ServiceUnavailable:
                 raise  # the outcome is unknown
-            except Exception:  # noqa: S110 - each write runs alone below, and fails alone
+            except Exception:  # each write runs alone below, and fails alone
                 pass
         return await write_states_one_by_one(self, items)
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ...errors import RequestInProgress
 from ..base import utc_now
-from ..idempotent import IdempotentWrite, recorded_result
+from ..idempotent import IdempotentWrite, in_progress, recorded_result
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -56,13 +55,6 @@ class KeyRecordedMeanwhile(Exception):
     """A key was recorded by another transaction after this one looked: run it again."""
 
 
-def _in_progress() -> RequestInProgress:
-    return RequestInProgress(
-        "the first request with this Idempotency-Key is still running; retry later",
-        headers={"Retry-After": "1"},
-    )
-
-
 async def claim_keys(conn: Connection, writes: Sequence[IdempotentWrite]) -> list[Any]:
     """For each write: ``FREE``, its recorded result, or the error to answer with."""
     rows = await conn.fetch(_CLAIM_SQL, [w.scope for w in writes], [w.key for w in writes])
@@ -74,7 +66,7 @@ async def claim_keys(conn: Connection, writes: Sequence[IdempotentWrite]) -> lis
             except Exception as exc:
                 outcomes.append(exc)
         elif not locked:
-            outcomes.append(_in_progress())
+            outcomes.append(in_progress())
         else:
             outcomes.append(FREE)
     return outcomes

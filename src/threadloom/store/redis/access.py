@@ -2,7 +2,7 @@
 
 API keys are hashes with an index from key hash to id; listing them reads every key (an
 admin operation on a handful of rows). Idempotency records are hashes indexed by creation
-time, so a sweep reads only the records it deletes.
+time, so a sweep reads only the records it deletes; the creates' own scripts write them.
 """
 
 from __future__ import annotations

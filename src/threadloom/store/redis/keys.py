@@ -37,7 +37,7 @@ contain ``:`` and no two resources share a key. ``S`` is a space id, ``T`` a thr
     P:key:K                         HASH the API key's columns
     P:key_hashes                    HASH key hash → key id
     P:keys_revoked                  SET ids of revoked keys
-    P:idem:SCOPE:KEY                HASH an idempotency record (its lease end in µs)
+    P:idem:SCOPE:KEY                HASH an idempotency record (request hash, result)
     P:idems                         ZSET idempotency record keys scored by creation (µs)
     P:lease:NAME                    STRING the holder, expiring with the lease
 
