@@ -18,7 +18,7 @@ from ..base import format_ts
 from ..idempotent import take_write
 from .recorded import run_recorded
 
-__all__ = ["PostgresBase"]
+__all__ = ["Pooled", "PostgresBase"]
 
 T = TypeVar("T")
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
-    Queryable: TypeAlias = Pool | Connection
+    Queryable: TypeAlias = "Pooled | Connection"
     """Where a statement runs: the pool (a statement of its own) or a transaction's
     connection."""
 
@@ -95,6 +95,17 @@ def _unavailable(exc: BaseException) -> ServiceUnavailable:
     detail = str(exc).strip()
     reason = type(exc).__name__ + (f": {detail}" if detail else "")
     return ServiceUnavailable(f"PostgreSQL is unavailable ({reason})")
+
+
+class Pooled:
+    """The pool, as a place to run a statement of its own: through the store's helpers, so
+    that an unreachable database is ServiceUnavailable (on a transaction's connection,
+    ``_transaction`` sees to that)."""
+
+    def __init__(self, base: PostgresBase) -> None:
+        self.fetch = base._fetch
+        self.fetchrow = base._fetchrow
+        self.execute = base._execute
 
 
 class PostgresBase:
@@ -184,7 +195,7 @@ class PostgresBase:
         key's record in one transaction (see ``recorded``)."""
         write = take_write()
         if write is None:
-            return await self._queried(effect(self._db))
+            return await effect(Pooled(self))
         return await self._queried(run_recorded(self._transaction, write, effect))
 
     @asynccontextmanager

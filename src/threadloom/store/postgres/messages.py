@@ -32,7 +32,7 @@ from ..batching import (
     write_states_one_by_one,
 )
 from ..idempotent import IdempotentWrite, item_failure, take_write
-from .connection import PostgresBase, Record, _dumps, _live, _ts, _wire_ts
+from .connection import Pooled, PostgresBase, Record, _dumps, _live, _ts, _wire_ts
 from .recorded import FREE, KeyRecordedMeanwhile, claim_keys, record_results, run_recorded
 
 if TYPE_CHECKING:
@@ -220,7 +220,7 @@ class MessageStoreMixin(PostgresBase):
         """Without a key: one statement. Under a key: that statement and the key's record in
         one transaction (see ``recorded``)."""
         if item.write is None:
-            return await self._queried(self._append(self._db, *_target(item)))
+            return await self._append(Pooled(self), *_target(item))
         return await self._queried(
             run_recorded(
                 self._transaction,
@@ -252,7 +252,7 @@ class MessageStoreMixin(PostgresBase):
     async def _append_merged(self, items: Sequence[AppendItem]) -> list[AppendResult]:
         keyed = [i for i, item in enumerate(items) if item.write is not None]
         if not keyed:
-            return _split(items, await self._append(self._db, *_merged(items)))
+            return _split(items, await self._append(Pooled(self), *_merged(items)))
         while True:
             try:
                 async with self._transaction() as conn:

@@ -29,7 +29,7 @@ from ..base import (
     utc_now,
 )
 from ..idempotent import take_write
-from .connection import PostgresBase, Record, _count, _live, _wire_ts
+from .connection import Pooled, PostgresBase, Record, _count, _live, _wire_ts
 from .messages import _message_arrays, _stored_messages
 from .recorded import run_recorded
 
@@ -110,7 +110,7 @@ def _wire_value(column: str, value: Any) -> Any:
 async def _attempt(db: Queryable, sql: str, args: Sequence[Any]) -> Record | None:
     """A statement that may fail and be followed by others: on a transaction's connection
     it runs in a savepoint, so that its failure leaves the transaction usable."""
-    if isinstance(db, asyncpg.Pool):
+    if isinstance(db, Pooled):
         return await db.fetchrow(sql, *args)
     async with db.transaction():
         return await db.fetchrow(sql, *args)
@@ -128,9 +128,7 @@ class ThreadStoreMixin(PostgresBase):
     ) -> tuple[Row, list[Row]]:
         write = take_write()
         if write is None:
-            return await self._queried(
-                self._create_thread(self._db, space_id, thread_id, thread, messages)
-            )
+            return await self._create_thread(Pooled(self), space_id, thread_id, thread, messages)
 
         async def effect(conn: Connection) -> tuple[Row, list[Row]]:
             return await self._create_thread(conn, space_id, thread_id, thread, messages)
