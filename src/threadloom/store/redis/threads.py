@@ -16,8 +16,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
-
 from ...errors import AlreadyExists, NotFound, ValidationFailed
 from ...models import MessageCreate, ThreadCreate
 from ..base import (
@@ -292,9 +290,9 @@ class ThreadStoreMixin(RedisBase):
         record: tuple[Any, ...] = ("", "", "", "", "")
         if write is not None:
             # The record as the script finishes it: the thread's expiry only it knows.
-            thread_json = orjson.dumps({**row, "expires_at": None})  # expires_at is last
+            thread_json = write.record_body({**row, "expires_at": None})  # expires_at is last
             head = b"[" + thread_json[: -len(b"null}")]
-            tail = b"}," + orjson.dumps(stored) + b"]"
+            tail = b"}," + write.record_body(stored) + b"]"
             record = (head, tail, *self._record_args(write))
         code = await self._eval(
             _CREATE,
