@@ -20,12 +20,14 @@ from typing import Any
 
 import pytest
 
-from threadloom.errors import IdempotencyMismatch, NotFound
+from threadloom.config import Settings
+from threadloom.errors import IdempotencyMismatch, NotFound, RequestInProgress
 from threadloom.models import MessageCreate, ThreadCreate
-from threadloom.store import Store
+from threadloom.store import Store, create_store
 from threadloom.store.base import MessageQuery
 from threadloom.store.batching import group_commit
 from threadloom.store.idempotent import IdempotentWrite, writing_under
+from threadloom.store.postgres.recorded import FREE, claim_keys
 
 pytestmark = pytest.mark.anyio
 
@@ -195,3 +197,42 @@ async def test_a_batch_commits_each_append_with_its_own_record(writer: Store) ->
         assert await writer.idempotency_lookup("scope", f"k{n}") is not None
     seqs = sorted(rows[0]["seq"] for _, rows in results)
     assert seqs == list(range(1, 21))
+
+
+@pytest.mark.postgres
+async def test_across_postgres_processes_a_running_key_is_409_until_its_transaction_ends(
+    postgres_url: str,
+) -> None:
+    """Two stores (two processes' pools) on one database: while one holds a key's create
+    transaction open, the other's create under that key is refused as still running; once
+    that transaction is gone (here its connection dies, as with its process), the other
+    runs at once."""
+
+    settings = Settings(database_url=postgres_url, _env_file=None)  # type: ignore[call-arg]
+    first, second = create_store(settings), create_store(settings)
+    await first.open()
+    await second.open()
+    try:
+        await second.create_thread(SPACE, "t", ThreadCreate(), [])
+        pool = first._db  # type: ignore[attr-defined]
+        conn = await pool.acquire()
+        transaction = conn.transaction()
+        await transaction.start()
+        (claimed,) = await claim_keys(conn, [IdempotentWrite("scope", "key", "hash")])
+        assert claimed is FREE  # the first request is now running its create
+        with (
+            writing_under(IdempotentWrite("scope", "key", "hash")),
+            pytest.raises(RequestInProgress) as refused,
+        ):
+            await second.append_messages(SPACE, "t", [msg("duplicate")])
+        assert refused.value.headers["Retry-After"] == "1"
+        conn.terminate()  # the first process dies mid-transaction
+        await pool.release(conn)
+        retry = IdempotentWrite("scope", "key", "hash")
+        with writing_under(retry):
+            await second.append_messages(SPACE, "t", [msg("once")])
+        assert not retry.replayed
+        assert await message_count(second) == 1
+    finally:
+        await first.close()
+        await second.close()
