@@ -405,3 +405,21 @@ async def test_valid_unusual_keys_are_accepted(api: httpx.AsyncClient, header: s
     assert again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
     assert (await counts(api))["threads"] == 1
+
+
+@pytest.mark.usefixtures("base")
+async def test_a_replay_announces_nothing_new(app: FastAPI, api: httpx.AsyncClient) -> None:
+    """Live events tell what changed: a replayed create changed nothing."""
+    events = services_of(app).events
+    path = "/v1/spaces/default/threads/base/messages"
+    headers = {"Idempotency-Key": "announce-once"}
+
+    def created() -> list[Any]:
+        return [e for e in events._recent if e.type == "message.created" and e.thread_id == "base"]
+
+    first = await api.post(path, json={"content": "hi"}, headers=headers)
+    assert first.status_code == 201
+    assert len(created()) == 1  # the in-process transport delivers at once
+    replay = await api.post(path, json={"content": "hi"}, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert len(created()) == 1
