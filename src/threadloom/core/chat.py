@@ -36,7 +36,7 @@ import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..errors import NotFound, ProviderError, ProviderStreamInterrupted, ThreadBusy
 from ..ids import new_id
@@ -395,6 +395,21 @@ class ChatService:
         self._runs.add(run)
         run._task.add_done_callback(lambda _: self._runs.discard(run))
         return run
+
+    async def recorded_reply(self, claim: ChatKey) -> Row | None:
+        """Hold ``claim``'s key in this process (RequestInProgress when a run of it is
+        going on here) and return its recorded reply, letting the key go; or None: the key
+        stays held for the run that :meth:`start` begins."""
+        self.idempotency.hold(claim.scope, claim.key)
+        try:
+            recorded = await self.idempotency.recorded(claim.reply())
+        except BaseException:
+            self.settle(claim)
+            raise
+        if recorded is None:
+            return None
+        self.settle(claim)
+        return cast(Row, recorded[0])
 
     def settle(self, claim: ChatKey | None) -> None:
         """The run of ``claim`` is over: a duplicate may run (and will replay its reply)."""

@@ -48,15 +48,9 @@ async def chat(
     if key is not None:
         request_hash = fingerprint(request.method, request.url.path, body.model_dump(mode="json"))
         claim = ChatKey(principal.scope, key, request_hash)
-        services.idempotency.hold(claim.scope, claim.key)
-        try:
-            recorded = await services.idempotency.recorded(claim.reply())
-        except BaseException:
-            services.chat.settle(claim)
-            raise
+        recorded = await services.chat.recorded_reply(claim)
         if recorded is not None:
-            services.chat.settle(claim)
-            reply = orjson.dumps(recorded[0])
+            reply = orjson.dumps(recorded)
             if body.stream:
                 return replayed_event_response(reply)
             headers = {"Idempotent-Replayed": "true"}
