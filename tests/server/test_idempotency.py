@@ -1,4 +1,4 @@
-"""Idempotency-Key on every create route: replay, mismatch, in-flight, stale leases, failed
+"""Idempotency-Key on every create route: replay, mismatch, in-flight, failed
 creates, per-key scopes and header validation."""
 
 from __future__ import annotations
@@ -198,73 +198,65 @@ async def test_without_a_key_every_request_creates(api: httpx.AsyncClient) -> No
     assert (await counts(api))["messages"] == before["messages"] + 2
 
 
-# In flight and stale leases ---------------------------------------------------------------
+# In flight ---------------------------------------------------------------------------------
 
 
 @pytest.mark.usefixtures("base")
-@pytest.mark.parametrize("create", CREATES, ids=lambda c: c.name)
-async def test_a_pending_request_with_the_same_body_is_409(
-    app: FastAPI, api: httpx.AsyncClient, create: Create
+async def test_a_duplicate_while_the_first_runs_is_409_then_replays(
+    app: FastAPI, api: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """While the first request is really running (here: held inside its create), the same
+    key gets 409 with Retry-After; once it has committed, the same key replays it."""
     store = services_of(app).store
-    assert await store.idempotency_begin(OPEN_SCOPE, "k1", request_hash(create), 60) is None
-    before = await counts(api)
-    response = await api.post(create.path, json=create.body, headers={"Idempotency-Key": "k1"})
-    problem = assert_problem(response, 409, "request-in-progress")
-    assert "still running" in problem["detail"]
-    assert int(response.headers["retry-after"]) >= 1
-    assert await counts(api) == before
+    real_create = store.create_thread
+    entered, go_on = anyio.Event(), anyio.Event()
 
+    async def slow_create(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        await go_on.wait()
+        return await real_create(*args, **kwargs)
 
-@pytest.mark.usefixtures("base")
-async def test_a_pending_request_with_another_body_is_422(
-    app: FastAPI, api: httpx.AsyncClient
-) -> None:
-    """The body is compared first: a different request never waits for the first one."""
+    monkeypatch.setattr(store, "create_thread", slow_create)
     create = BY_NAME["thread"]
-    store = services_of(app).store
-    other_hash = request_hash(create, create.other_body)
-    assert await store.idempotency_begin(OPEN_SCOPE, "k1", other_hash, 60) is None
-    before = await counts(api)
-    response = await api.post(create.path, json=create.body, headers={"Idempotency-Key": "k1"})
-    assert_problem(response, 422, "idempotency-key-reused")
-    assert "retry-after" not in response.headers
-    assert await counts(api) == before
+    headers = {"Idempotency-Key": "k1"}
+    responses: list[httpx.Response] = []
 
+    async def first() -> None:
+        responses.append(await api.post(create.path, json=create.body, headers=headers))
 
-@pytest.mark.usefixtures("base")
-@pytest.mark.parametrize("create", CREATES, ids=lambda c: c.name)
-async def test_a_stale_lease_is_taken_over(
-    app: FastAPI, api: httpx.AsyncClient, create: Create
-) -> None:
-    store = services_of(app).store
-    assert await store.idempotency_begin(OPEN_SCOPE, "k1", request_hash(create), 0.01) is None
-    await anyio.sleep(0.1)
-    before = await counts(api)
-    response = await api.post(create.path, json=create.body, headers={"Idempotency-Key": "k1"})
-    assert response.status_code == create.status, response.text
-    assert "idempotent-replayed" not in response.headers
-    after = await counts(api)
-    assert after != before
-    replay = await api.post(create.path, json=create.body, headers={"Idempotency-Key": "k1"})
-    assert replay.content == response.content
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(first)
+        await entered.wait()
+        duplicate = await api.post(create.path, json=create.body, headers=headers)
+        problem = assert_problem(duplicate, 409, "request-in-progress")
+        assert "still running" in problem["detail"]
+        assert int(duplicate.headers["retry-after"]) >= 1
+        go_on.set()
+    (created,) = responses
+    assert created.status_code == 201, created.text
+    replay = await api.post(create.path, json=create.body, headers=headers)
     assert replay.headers["idempotent-replayed"] == "true"
-    assert await counts(api) == after
+    assert replay.content == created.content
 
 
 @pytest.mark.usefixtures("base")
-async def test_a_stale_lease_of_another_request_is_not_taken_over(
-    app: FastAPI, api: httpx.AsyncClient
-) -> None:
-    create = BY_NAME["thread"]
-    store = services_of(app).store
-    other_hash = request_hash(create, create.other_body)
-    assert await store.idempotency_begin(OPEN_SCOPE, "k1", other_hash, 0.01) is None
-    await anyio.sleep(0.1)
-    before = await counts(api)
-    response = await api.post(create.path, json=create.body, headers={"Idempotency-Key": "k1"})
-    assert_problem(response, 422, "idempotency-key-reused")
-    assert await counts(api) == before
+async def test_an_integer_beyond_64_bits_with_a_key_is_422(api: httpx.AsyncClient) -> None:
+    """The fingerprint never fails: the value is refused as invalid, as without a key."""
+    path = "/v1/spaces/default/threads/base/messages"
+    body = {"content": "hi", "metadata": {"n": 2**70}}
+    for headers in ({}, {"Idempotency-Key": "big"}):
+        response = await api.post(path, json=body, headers=headers)
+        assert 400 <= response.status_code < 500, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    ok = await api.post(path, json={"content": "hi"}, headers={"Idempotency-Key": "big"})
+    assert ok.status_code == 201, ok.text
+    assert "idempotent-replayed" not in ok.headers
+
+
+def test_the_fingerprint_never_raises() -> None:
+    for body in ({"n": 2**70}, {"s": "\ud800"}, {"f": float("nan")}, {1: "non-string key"}):
+        assert len(fingerprint("POST", "/p", body)) == 64
+    assert fingerprint("POST", "/p", {"n": 2**70}) != fingerprint("POST", "/p", {"n": 2**71})
 
 
 # Failures do not burn the key -------------------------------------------------------------
@@ -413,3 +405,21 @@ async def test_valid_unusual_keys_are_accepted(api: httpx.AsyncClient, header: s
     assert again.content == first.content
     assert again.headers["idempotent-replayed"] == "true"
     assert (await counts(api))["threads"] == 1
+
+
+@pytest.mark.usefixtures("base")
+async def test_a_replay_announces_nothing_new(app: FastAPI, api: httpx.AsyncClient) -> None:
+    """Live events tell what changed: a replayed create changed nothing."""
+    events = services_of(app).events
+    path = "/v1/spaces/default/threads/base/messages"
+    headers = {"Idempotency-Key": "announce-once"}
+
+    def created() -> list[Any]:
+        return [e for e in events._recent if e.type == "message.created" and e.thread_id == "base"]
+
+    first = await api.post(path, json={"content": "hi"}, headers=headers)
+    assert first.status_code == 201
+    assert len(created()) == 1  # the in-process transport delivers at once
+    replay = await api.post(path, json={"content": "hi"}, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert len(created()) == 1

@@ -20,6 +20,7 @@ from threadloom.errors import (
     PreconditionFailed,
     ServiceUnavailable,
     ThreadArchived,
+    ValidationFailed,
 )
 from threadloom.models import MessageCreate, ThreadCreate
 from threadloom.store import Store, create_store
@@ -328,3 +329,79 @@ async def test_concurrent_state_writes_through_the_store_keep_every_version(
     assert [version for version, _ in history] == list(range(29, 0, -1))
     by_version = {row["version"]: row["state"] for row in rows}  # type: ignore[index]
     assert all(by_version[version] == state for version, state in history)
+
+
+# every write fails alone, whatever the error ----------------------------------------------
+
+
+def unchecked(content: str, **fields: Any) -> MessageCreate:
+    """A message as the store may be handed it, past no validation at the edge."""
+    return MessageCreate.model_construct(role="user", content=content, **fields)
+
+
+def poisons(database_url: str) -> list[MessageCreate]:
+    """Messages the backend itself cannot store."""
+    bad = [unchecked("lone \ud800 surrogate"), unchecked("huge", metadata={"n": 2**70})]
+    if database_url.startswith("postgres"):
+        bad.append(unchecked("a NUL \x00 in text"))
+    return bad
+
+
+async def test_a_poisoned_batch_fails_only_its_bad_appends(store: Store, database_url: str) -> None:
+    """Bad appends among concurrent good ones to the same thread and to another space's:
+    no good append fails, each bad one gets its own ValidationFailed."""
+    await store.create_space("other", "Other", {})
+    await make_thread(store, "t1")
+    await store.create_thread("other", "t2", ThreadCreate(), ())
+    batching = group_commit(store)
+    bad = poisons(database_url)
+    goods = [(SPACE if n % 2 else "other", "t1" if n % 2 else "t2", f"good {n}") for n in range(40)]
+
+    async def good(space_id: str, thread_id: str, content: str) -> Any:
+        return await batching.append_messages(space_id, thread_id, [msg(content)])
+
+    async def poisoned(message: MessageCreate) -> Exception | None:
+        try:
+            await batching.append_messages(SPACE, "t1", [message])
+        except Exception as exc:
+            return exc
+        return None
+
+    results = await asyncio.gather(
+        *(good(*g) for g in goods[:20]),
+        *(poisoned(m) for m in bad),
+        *(good(*g) for g in goods[20:]),
+        return_exceptions=True,
+    )
+    good_results = results[:20] + results[20 + len(bad) :]
+    assert [r for r in good_results if isinstance(r, BaseException)] == []
+    for failure in results[20 : 20 + len(bad)]:
+        assert isinstance(failure, ValidationFailed), repr(failure)
+    t1 = await contents(store, "t1")
+    assert [content for _, content in t1] == [c for s, _, c in goods if s == SPACE]
+    assert [seq for seq, _ in t1] == list(range(1, len(t1) + 1))
+    page = await store.list_messages("other", "t2", MessageQuery(limit=100))
+    assert page is not None
+    assert len(page.rows) == 20
+
+
+async def test_a_poisoned_state_batch_fails_only_its_bad_write(store: Store) -> None:
+    await make_thread(store, "t1")
+    batching = group_commit(store)
+
+    def setting(value: Any) -> Any:
+        return lambda _state, _version: {"v": value}
+
+    results = await asyncio.gather(
+        *(batching.write_state(SPACE, "t1", setting(n), 10) for n in range(5)),
+        batching.write_state(SPACE, "t1", setting(2**70), 10),
+        *(batching.write_state(SPACE, "t1", setting(n), 10) for n in range(5, 10)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[5], ValidationFailed), repr(results[5])
+    written = [r for i, r in enumerate(results) if i != 5]
+    assert all(isinstance(r, dict) for r in written), written
+    assert sorted(r["version"] for r in written if isinstance(r, dict)) == list(range(1, 11))
+    state = await store.get_state(SPACE, "t1")
+    assert state is not None
+    assert state["version"] == 10

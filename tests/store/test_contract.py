@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import anyio
+import orjson
 import pytest
 
 from threadloom.config import Settings
@@ -33,6 +34,7 @@ from threadloom.store.base import (
     format_ts,
     utc_now,
 )
+from threadloom.store.idempotent import IdempotentWrite, writing_under
 
 pytestmark = pytest.mark.anyio
 
@@ -920,89 +922,40 @@ async def test_api_keys(store: Store) -> None:
 # idempotency ------------------------------------------------------------------------------
 
 
-async def test_idempotency_lifecycle(store: Store) -> None:
-    assert await store.idempotency_begin("key_1", "k1", "hash-1", 60) is None
-
-    pending = await store.idempotency_begin("key_1", "k1", "hash-1", 60)
-    assert isinstance(pending, IdempotencyRecord)
-    assert pending.request_hash == "hash-1"
-    assert pending.status == "pending"
-    assert pending.response_status is None
-    assert pending.response_body is None
-
-    other = await store.idempotency_begin("key_1", "k1", "hash-2", 60)
-    assert other is not None
-    assert (other.request_hash, other.status) == ("hash-1", "pending")
-
+async def test_idempotency_records_commit_with_the_create(store: Store) -> None:
+    """See tests/store/test_idempotent_creates.py for every create and the crash points."""
+    await new_thread(store, "t1")
+    write = IdempotentWrite("key_1", "k1", "hash-1")
+    with writing_under(write):
+        (first,) = await store.append_messages(SPACE, "t1", [msg("once")])
+    assert write.taken
+    assert not write.replayed
+    record = await store.idempotency_lookup("key_1", "k1")
+    assert isinstance(record, IdempotencyRecord)
+    assert record.request_hash == "hash-1"
+    assert record.status == "done"
+    assert orjson.loads(record.response_body or b"") == [first]
     # Scopes are separate: the same key under another scope is another record.
-    assert await store.idempotency_begin("key_2", "k1", "hash-9", 60) is None
-
-    body = b'{"ok":true,"bytes":"\x00\xff"}'
-    await store.idempotency_complete("key_1", "k1", 201, body)
-    done = await store.idempotency_begin("key_1", "k1", "hash-1", 60)
-    assert done is not None
-    assert done.status == "done"
-    assert done.request_hash == "hash-1"
-    assert done.response_status == 201
-    assert done.response_body == body
-    mismatch = await store.idempotency_begin("key_1", "k1", "hash-2", 60)
-    assert mismatch is not None
-    assert (mismatch.request_hash, mismatch.status) == ("hash-1", "done")
-
-    # Releasing only drops a pending record.
-    await store.idempotency_release("key_1", "k1")
-    still = await store.idempotency_begin("key_1", "k1", "hash-1", 60)
-    assert still is not None
-    assert still.status == "done"
-    await store.idempotency_release("key_2", "k1")
-    assert await store.idempotency_begin("key_2", "k1", "hash-other", 60) is None
-    await store.idempotency_release("nope", "nope")
-
-
-async def test_idempotency_stale_lease_is_taken_over(store: Store) -> None:
-    assert await store.idempotency_begin("s", "k", "hash-1", 0.05) is None
-    held = await store.idempotency_begin("s", "k", "hash-1", 60)
-    assert held is not None
-    assert held.status == "pending"
-
-    await anyio.sleep(0.1)
-    # Another body never takes over, even from a dead request.
-    other = await store.idempotency_begin("s", "k", "hash-2", 60)
-    assert other is not None
-    assert (other.request_hash, other.status) == ("hash-1", "pending")
-    # The same request does, and gets a fresh lease.
-    assert await store.idempotency_begin("s", "k", "hash-1", 60) is None
-    again = await store.idempotency_begin("s", "k", "hash-1", 60)
-    assert again is not None
-    assert again.status == "pending"
-
-    # A finished record is never taken over.
-    await store.idempotency_complete("s", "k", 200, b"done")
-    assert await store.idempotency_begin("t", "k", "hash-1", 0.01) is None
-    await store.idempotency_complete("t", "k", 200, b"done")
-    await anyio.sleep(0.05)
-    finished = await store.idempotency_begin("t", "k", "hash-1", 60)
-    assert finished is not None
-    assert (finished.status, finished.response_body) == ("done", b"done")
+    assert await store.idempotency_lookup("key_2", "k1") is None
 
 
 async def test_idempotency_sweep(store: Store) -> None:
-    assert await store.idempotency_begin("s", "old-pending", "h", 60) is None
-    assert await store.idempotency_begin("s", "old-done", "h", 60) is None
-    await store.idempotency_complete("s", "old-done", 200, b"x")
+    await new_thread(store, "t1")
+    for key in ("old-1", "old-2"):
+        with writing_under(IdempotentWrite("s", key, "h")):
+            await store.append_messages(SPACE, "t1", [msg(key)])
     await anyio.sleep(0.6)
-    assert await store.idempotency_begin("s", "new", "h", 60) is None
+    with writing_under(IdempotentWrite("s", "new", "h")):
+        await store.append_messages(SPACE, "t1", [msg("new")])
 
     assert await store.idempotency_sweep(3600) == 0
     assert await store.idempotency_sweep(0.3) == 2
     assert await store.idempotency_sweep(0.3) == 0
     # Swept keys are free again; the recent one is still there.
-    assert await store.idempotency_begin("s", "old-done", "other", 60) is None
-    kept = await store.idempotency_begin("s", "new", "h", 60)
-    assert kept is not None
-    assert kept.status == "pending"
+    assert await store.idempotency_lookup("s", "old-1") is None
+    assert await store.idempotency_lookup("s", "new") is not None
     await anyio.sleep(0.01)
-    assert await store.idempotency_sweep(0) == 2
+    assert await store.idempotency_sweep(0) == 1
 
 
 # concurrency ------------------------------------------------------------------------------

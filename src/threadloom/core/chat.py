@@ -8,20 +8,35 @@ what that task produces. So when a streaming client goes away, the request stops
 and the task is told to stop; it stores what the model had said so far as an incomplete
 reply, and releases the thread. When the provider fails, the user's message stays and no
 reply is stored.
+
+Under an Idempotency-Key a chat makes two effects, each recorded with its own commit (see
+``store.idempotent``): the user's message under ``KEY user-message`` and the reply under
+``KEY`` itself, whose recorded reply is the response. Where a crash leaves it:
+
+* before the user's message commits: nothing; the retry runs as new;
+* after it, while the model generates (or when the provider failed): the message and its
+  record; the retry appends nothing (its append returns the recorded message), asks the
+  model again and stores that reply. It does not wait for the dead run's thread lease: a
+  run under a key holds the lease in the key's name, so the retry holds it already;
+* after the reply commits: the retry gets the recorded reply without asking the model.
+
+A duplicate that arrives while the first runs in the same process gets 409 with
+``Retry-After``. One in another process (which shares the key's lease) asks the model too,
+but stores nothing twice: of the two replies, the first to commit is recorded and the other
+request answers with it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import orjson
+from typing import Any, cast
 
 from ..errors import NotFound, ProviderError, ProviderStreamInterrupted, ThreadBusy
 from ..ids import new_id
@@ -29,6 +44,7 @@ from ..llm.base import StreamDone, StreamEvent
 from ..models import MessageCreate
 from ..store import Store
 from ..store.base import Row
+from ..store.idempotent import IdempotentWrite, writing_under
 from .assistants import AssistantService
 from .auth import Principal
 from .context import ChatContext, build_context
@@ -41,7 +57,7 @@ __all__ = [
     "ChatDone",
     "ChatRun",
     "ChatService",
-    "IdempotencyClaim",
+    "ChatKey",
     "UsageHook",
 ]
 
@@ -63,9 +79,24 @@ class ChatDone:
 
 
 @dataclass(frozen=True, slots=True)
-class IdempotencyClaim:
+class ChatKey:
+    """The Idempotency-Key a chat runs under (held in this process by the caller, and let
+    go by the run when its reply is settled)."""
+
     scope: str
     key: str
+    request_hash: str
+
+    def reply(self) -> IdempotentWrite:
+        return IdempotentWrite(self.scope, self.key, self.request_hash)
+
+    def user_message(self) -> IdempotentWrite:
+        # A space is never part of a client's key: this record cannot collide with one.
+        return IdempotentWrite(self.scope, f"{self.key} user-message", self.request_hash)
+
+    def lease_holder(self) -> str:
+        digest = hashlib.sha256(f"{self.scope}\n{self.key}".encode()).hexdigest()[:32]
+        return f"idem-{digest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +126,7 @@ class ChatRun:
         stream: AsyncGenerator[StreamEvent, None],
         first: StreamEvent,
         started: float,
-        claim: IdempotencyClaim | None,
+        claim: ChatKey | None,
     ) -> None:
         self.user_message = user_message
         self.assistant = assistant
@@ -201,9 +232,9 @@ class ChatRun:
             log.exception("storing the reply on thread %s failed", self._thread_id)
             failure = exc
         try:
-            await self._service.settle(self._claim, reply)
-        finally:
             await self._service.release(self._lease, self._holder)
+        finally:
+            self._service.settle(self._claim)
         if reply is not None:
             self._queue.put_nowait(ChatDone(reply))
         else:
@@ -231,7 +262,13 @@ class ChatRun:
         if done is None:
             metadata["incomplete_reason"] = "client_disconnected"
         reply = MessageCreate(role="assistant", content=text, metadata=metadata)
-        rows = await self._service.store.append_messages(self._space_id, self._thread_id, [reply])
+        write = self._claim.reply() if self._claim is not None else None
+        with writing_under(write):
+            rows = await self._service.store.append_messages(
+                self._space_id, self._thread_id, [reply]
+            )
+        if write is not None and write.replayed:  # another run of this key stored its reply
+            return rows[0]
         self._publish("message.created", rows[0])
         self._publish("chat.done", rows[0])
         if usage is not None and self._service.on_usage is not None:
@@ -291,25 +328,28 @@ class ChatService:
         assistant: str | None = None,
         images: Sequence[str] = (),
         metadata: dict[str, Any] | None = None,
-        claim: IdempotencyClaim | None = None,
+        claim: ChatKey | None = None,
     ) -> ChatRun:
         """Store the user's message and start the reply; the model has answered (or failed,
         raising ``ProviderError``) by the time this returns.
 
-        ``claim``: an Idempotency-Key the caller has claimed. The run settles it when the
-        reply is stored (complete or not) and frees it when no reply was stored; when this
-        raises, the caller frees it."""
+        ``claim``: the Idempotency-Key the caller holds. The run lets it go when its reply
+        is settled (stored, or not at all); when this raises, the caller lets it go."""
         principal.require_writer(space_id)
         resolved = await self.assistants.resolve(principal, space_id, assistant, content)
         row = resolved.row
         choice = self.providers.choose(row)
-        lease, holder = _lease_name(space_id, thread_id), new_id("run")
+        lease = _lease_name(space_id, thread_id)
+        holder = claim.lease_holder() if claim is not None else new_id("run")
         await self._acquire(lease, holder)
         try:
             message = MessageCreate(
                 role="user", content=resolved.text, images=list(images), metadata=metadata or {}
             )
-            (user_message,) = await self.threads.append(principal, space_id, thread_id, [message])
+            with writing_under(claim.user_message() if claim is not None else None):
+                (user_message,) = await self.threads.append(
+                    principal, space_id, thread_id, [message]
+                )
             started = time.monotonic()
             context = await build_context(
                 self.store, space_id, thread_id, row["system_prompt"], row["context_tokens"]
@@ -356,16 +396,25 @@ class ChatService:
         run._task.add_done_callback(lambda _: self._runs.discard(run))
         return run
 
-    async def settle(self, claim: IdempotencyClaim | None, reply: Row | None) -> None:
-        if claim is None:
-            return
+    async def recorded_reply(self, claim: ChatKey) -> Row | None:
+        """Hold ``claim``'s key in this process (RequestInProgress when a run of it is
+        going on here) and return its recorded reply, letting the key go; or None: the key
+        stays held for the run that :meth:`start` begins."""
+        self.idempotency.hold(claim.scope, claim.key)
         try:
-            if reply is None:
-                await self.idempotency.release(claim.scope, claim.key)
-            else:
-                await self.idempotency.complete(claim.scope, claim.key, 201, orjson.dumps(reply))
-        except Exception:  # the key's lease runs out on its own
-            log.warning("settling an Idempotency-Key of a chat failed", exc_info=True)
+            recorded = await self.idempotency.recorded(claim.reply())
+        except BaseException:
+            self.settle(claim)
+            raise
+        if recorded is None:
+            return None
+        self.settle(claim)
+        return cast(Row, recorded[0])
+
+    def settle(self, claim: ChatKey | None) -> None:
+        """The run of ``claim`` is over: a duplicate may run (and will replay its reply)."""
+        if claim is not None:
+            self.idempotency.let_go(claim.scope, claim.key)
 
     # the thread's lease -----------------------------------------------------------------
 

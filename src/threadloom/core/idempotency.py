@@ -1,14 +1,24 @@
 """Idempotent creates (IETF draft "The Idempotency-Key HTTP Header Field").
 
-The same key with the same request replays the first response; with another request it is
-refused (422); while the first is still being handled, the retry is told so (409). Only
-successful responses are kept: a failed create wrote nothing, so running it again is safe.
-A request that died mid-way holds its key only for a short lease.
+The same key with the same request gives the first response again (``Idempotent-Replayed:
+true``, its status and body); with another request it is refused (422); while the first is
+still running, a duplicate is told so (409 with ``Retry-After``).
+
+The record of a create commits with the create itself, in the same transaction (see
+``store.idempotent``): there is no claim beforehand and no "done" mark afterwards, so no
+crash can leave a key that stored its effect but would run it again, nor a key held by a
+request that died. A request that failed or died before its commit left nothing, and its
+retry runs at once. Only successful creates are recorded; their response is built from the
+recorded result, the same way the first time and on a replay.
+
+A request's body is validated (by the models and the services' limits) before its create
+reaches the store, so a request refused as invalid never touches its key.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,8 +26,9 @@ from typing import Any
 
 import orjson
 
-from ..errors import IdempotencyMismatch, RequestInProgress, ValidationFailed
+from ..errors import ValidationFailed
 from ..store import Store
+from ..store.idempotent import IdempotentWrite, in_progress, recorded_result, writing_under
 
 __all__ = ["IdempotencyService", "IdempotentResult", "parse_idempotency_key", "fingerprint"]
 
@@ -39,9 +50,20 @@ def parse_idempotency_key(header: str | None) -> str | None:
     return value
 
 
+def _canonical(body: Any) -> bytes:
+    try:
+        return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        # What orjson refuses (an integer beyond 64 bits, a lone surrogate, a key that is
+        # not a string) still has one canonical text: the fingerprint never fails, and the
+        # value is refused where it is validated, with a 422.
+        text = json.dumps(body, sort_keys=True, ensure_ascii=True, default=repr)
+        return b"\x00" + text.encode()
+
+
 def fingerprint(method: str, path: str, body: Any) -> str:
-    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
+    """The request's identity under its key; never raises, whatever the body holds."""
+    return hashlib.sha256(f"{method} {path}\n".encode() + _canonical(body)).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,40 +74,29 @@ class IdempotentResult:
 
 
 class IdempotencyService:
-    def __init__(self, store: Store, *, lease_seconds: float, ttl_seconds: float) -> None:
+    def __init__(self, store: Store, *, ttl_seconds: float) -> None:
         self.store = store
-        self.lease_seconds = lease_seconds
         self.ttl_seconds = ttl_seconds
+        self._running: set[tuple[str, str]] = set()
+        """The keys whose request this process is handling now: a duplicate gets 409."""
 
-    async def begin(self, scope: str, key: str, request_hash: str) -> IdempotentResult | None:
-        """Claim ``key`` for a new request (None), or the first response to replay.
+    def hold(self, scope: str, key: str) -> None:
+        """Mark a key as being handled here; RequestInProgress when it already is."""
+        if (scope, key) in self._running:
+            raise in_progress()
+        self._running.add((scope, key))
 
-        Raises when the key was used for another request or its request is still running.
-        A claimed key must be settled with :meth:`complete` or :meth:`release`.
-        """
-        record = await self.store.idempotency_begin(scope, key, request_hash, self.lease_seconds)
+    def let_go(self, scope: str, key: str) -> None:
+        self._running.discard((scope, key))
+
+    async def recorded(self, write: IdempotentWrite) -> Any:
+        """The recorded result of ``write``'s key (its create committed), or None. Raises
+        IdempotencyMismatch when the key was recorded for another request."""
+        record = await self.store.idempotency_lookup(write.scope, write.key)
         if record is None:
             return None
-        if record.request_hash != request_hash:
-            raise IdempotencyMismatch(
-                "this Idempotency-Key was already used with a different request; "
-                "use a new key for a new request"
-            )
-        if record.status == "pending":
-            raise RequestInProgress(
-                "the first request with this Idempotency-Key is still running; retry later",
-                headers={"Retry-After": "1"},
-            )
-        assert record.response_status is not None
         assert record.response_body is not None
-        return IdempotentResult(record.response_status, bytes(record.response_body), True)
-
-    async def complete(self, scope: str, key: str, status: int, body: bytes) -> None:
-        await self.store.idempotency_complete(scope, key, status, body)
-
-    async def release(self, scope: str, key: str) -> None:
-        """Forget a claimed key whose request failed: nothing was written, so a retry runs."""
-        await self.store.idempotency_release(scope, key)
+        return recorded_result(write, record.request_hash, bytes(record.response_body))
 
     async def run(
         self,
@@ -94,19 +105,19 @@ class IdempotencyService:
         request_hash: str,
         handler: Callable[[], Awaitable[tuple[int, bytes]]],
     ) -> IdempotentResult:
+        """Run ``handler`` with its create under ``key``: its first store create records
+        its result, or returns the one recorded before (then the result is a replay)."""
         if key is None:
             status, body = await handler()
             return IdempotentResult(status, body, False)
-        replay = await self.begin(scope, key, request_hash)
-        if replay is not None:
-            return replay
+        self.hold(scope, key)
         try:
-            status, body = await handler()
-        except BaseException:
-            await self.release(scope, key)
-            raise
-        await self.complete(scope, key, status, body)
-        return IdempotentResult(status, body, False)
+            write = IdempotentWrite(scope, key, request_hash)
+            with writing_under(write):
+                status, body = await handler()
+        finally:
+            self.let_go(scope, key)
+        return IdempotentResult(status, body, write.replayed)
 
     async def sweep(self) -> int:
         return await self.store.idempotency_sweep(self.ttl_seconds)

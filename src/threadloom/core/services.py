@@ -46,11 +46,7 @@ class Services:
         limits = LimitChecker(settings.limits)
         events = create_event_hub(settings)
         threads = ThreadService(store, limits, events)
-        idempotency = IdempotencyService(
-            store,
-            lease_seconds=settings.idempotency_lease_seconds,
-            ttl_seconds=settings.idempotency_ttl_seconds,
-        )
+        idempotency = IdempotencyService(store, ttl_seconds=settings.idempotency_ttl_seconds)
         assistants = AssistantService(
             store,
             limits,

@@ -27,6 +27,7 @@ from ..store.base import (
     format_ts,
     utc_now,
 )
+from ..store.idempotent import replaying
 from ..validation import check_metadata_filters
 from .auth import Principal
 from .cursors import Timestamp, decode_cursor, encode_cursor
@@ -73,7 +74,8 @@ class ThreadService:
         self.events = events
 
     def _publish(self, space_id: str, thread_id: str, type_: str, data: Any) -> None:
-        if self.events is not None:
+        # A replayed create changed nothing: its events were announced the first time.
+        if self.events is not None and not replaying():
             self.events.publish(space_id, thread_id, type_, data)
 
     # threads ----------------------------------------------------------------------------
@@ -213,9 +215,8 @@ class ThreadService:
         else:
             self.limits.messages(messages, ("messages",))
         rows = await self.store.append_messages(space_id, thread_id, messages)
-        if self.events is not None:
-            for row in rows:
-                self.events.publish(space_id, thread_id, "message.created", row)
+        for row in rows:
+            self._publish(space_id, thread_id, "message.created", row)
         return rows
 
     async def list_messages(

@@ -4,6 +4,8 @@ Rows cross this boundary as plain dicts already in their wire shape (timestamps 
 text, JSON columns decoded), so the request path serializes them once with orjson and never
 builds model objects. Rules live in the services; the store holds every query and keeps each
 operation atomic: an append is one statement on PostgreSQL and one write transaction on SQLite.
+A create made under an Idempotency-Key writes the key's record in that same unit (a
+PostgreSQL transaction then), so the two commit together (see ``store.idempotent``).
 """
 
 from __future__ import annotations
@@ -399,11 +401,7 @@ class Store(Protocol):
     async def release_lease(self, name: str, holder: str) -> None: ...
 
     # idempotency
-    async def idempotency_begin(
-        self, scope: str, key: str, request_hash: str, lease_seconds: float
-    ) -> IdempotencyRecord | None: ...
-    async def idempotency_complete(
-        self, scope: str, key: str, status: int, body: bytes
-    ) -> None: ...
-    async def idempotency_release(self, scope: str, key: str) -> None: ...
+    # Records are written by the creates themselves, in their own transaction (see
+    # ``store.idempotent``); these read one, and delete the old ones.
+    async def idempotency_lookup(self, scope: str, key: str) -> IdempotencyRecord | None: ...
     async def idempotency_sweep(self, older_than_seconds: float) -> int: ...

@@ -10,22 +10,35 @@ for state writes.
 
 Nothing is weakened: every caller hears back only after the transaction that holds its write
 has committed; each append is numbered as one gapless run and each state write gets its own
-version; a write that fails (a missing thread, a message id taken, an If-Match that no
-longer matches) fails alone, with the error it would have had on its own. A caller that
-gives up before its batch starts writes nothing.
+version. A caller that gives up before its batch starts writes nothing.
+
+Every write fails alone, whatever the error. A write that is refused (a missing thread, a
+message id taken, an If-Match that no longer matches) fails with the error it would have had
+on its own; one the driver or the database cannot store (a NUL on PostgreSQL, a lone
+surrogate, an integer beyond 64 bits) with ValidationFailed; one that fails in a way nobody
+planned with that error (its caller's 500). The backend rolls that write back alone (a
+savepoint per write on SQLite; on PostgreSQL the batch's one statement is given up and each
+write runs in a transaction of its own), and the other writes of the batch commit. Only when
+the unit as a whole cannot be written (the database is unreachable) does every caller of
+the batch hear that error.
+
+An append made under an ``Idempotency-Key`` carries its ``IdempotentWrite`` into the batch
+(``AppendItem.write``): its key's record is written in the batch's transaction, with the
+append, and rolled back with it (see ``store.idempotent``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from ..errors import ThreadloomError
 from ..models import MessageCreate
 from .base import Row, StateMutation, Store
+from .idempotent import IdempotentWrite, item_failure, take_write
 from .proxy import StoreProxy
 
 __all__ = [
@@ -49,6 +62,8 @@ class AppendItem:
     space_id: str
     thread_id: str
     messages: Sequence[MessageCreate]
+    write: IdempotentWrite | None = None
+    """The Idempotency-Key the append is made under: its record commits with the append."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +86,20 @@ class BatchWriter(Protocol):
     its own queue, and different threads are written concurrently). State write batches
     always hold one thread."""
 
-    async def append_messages(
-        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]: ...
+    data_errors: tuple[type[Exception], ...]
+    """The driver's errors that mean "this value cannot be stored" (see ``item_failure``)."""
+
+    async def append_item(self, item: AppendItem) -> list[Row]:
+        """One append (and its key's record), in a transaction of its own."""
+        ...
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
     ) -> Row | None: ...
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
-        """One result per item, in order: its stored rows, or the error its own
-        ``append_messages`` call would have raised. Unexpected errors propagate."""
+        """One result per item, in order: its stored rows, or its own error (as
+        ``item_failure`` gives it). Only an error of the unit as a whole propagates."""
         ...
 
     async def write_state_batch(self, items: Sequence[StateWrite]) -> list[StateResult]:
@@ -91,15 +109,13 @@ class BatchWriter(Protocol):
 
 
 async def append_one_by_one(store: BatchWriter, items: Sequence[AppendItem]) -> list[AppendResult]:
-    """``append_batch`` done the plain way: one ``append_messages`` (one transaction) each."""
+    """``append_batch`` done the plain way: one ``append_item`` (one transaction) each."""
     results: list[AppendResult] = []
     for item in items:
         try:
-            results.append(
-                await store.append_messages(item.space_id, item.thread_id, item.messages)
-            )
-        except ThreadloomError as exc:
-            results.append(exc)
+            results.append(await store.append_item(item))
+        except Exception as exc:
+            results.append(item_failure(exc, store.data_errors))
     return results
 
 
@@ -115,8 +131,8 @@ async def write_states_one_by_one(
                     item.space_id, item.thread_id, item.mutate, item.keep_versions
                 )
             )
-        except ThreadloomError as exc:
-            results.append(exc)
+        except Exception as exc:
+            results.append(item_failure(exc, store.data_errors))
     return results
 
 
@@ -166,7 +182,9 @@ class GroupCommitter(Generic[ItemT, ResultT]):
             # The writer's first step runs after the callbacks already due, so the writes
             # that arrive in this turn of the loop join the first batch.
             queue.writing = True
-            writer = asyncio.create_task(self._write(key, queue))
+            # In a context of its own: nothing of this caller's (its Idempotency-Key) may
+            # leak into the writes of the others.
+            writer = asyncio.create_task(self._write(key, queue), context=contextvars.Context())
             self._writers.add(writer)
             writer.add_done_callback(self._writers.discard)
         return await future
@@ -244,7 +262,7 @@ class BatchingStore(StoreProxy):
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]:
-        return await self.appends.submit(AppendItem(space_id, thread_id, messages))
+        return await self.appends.submit(AppendItem(space_id, thread_id, messages, take_write()))
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
-from ...core.chat import IdempotencyClaim
+from ...core.chat import ChatKey
 from ...core.idempotency import fingerprint
 from ...models import ChatContext, ChatCreate, ContextQuery, Message
 from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId, ThreadId
@@ -46,13 +47,14 @@ async def chat(
     claim = None
     if key is not None:
         request_hash = fingerprint(request.method, request.url.path, body.model_dump(mode="json"))
-        replay = await services.idempotency.begin(principal.scope, key, request_hash)
-        if replay is not None:
+        claim = ChatKey(principal.scope, key, request_hash)
+        recorded = await services.chat.recorded_reply(claim)
+        if recorded is not None:
+            reply = orjson.dumps(recorded)
             if body.stream:
-                return replayed_event_response(replay.body)
+                return replayed_event_response(reply)
             headers = {"Idempotent-Replayed": "true"}
-            return RawJSONResponse(replay.body, status_code=replay.status, headers=headers)
-        claim = IdempotencyClaim(principal.scope, key)
+            return RawJSONResponse(reply, status_code=201, headers=headers)
     try:
         run = await services.chat.start(
             principal,
@@ -65,8 +67,7 @@ async def chat(
             claim=claim,
         )
     except BaseException:
-        if claim is not None:
-            await services.idempotency.release(claim.scope, claim.key)
+        services.chat.settle(claim)
         raise
     if body.stream:
         return chat_event_response(run, request.url.path)

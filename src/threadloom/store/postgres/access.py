@@ -14,15 +14,6 @@ __all__ = ["AccessStoreMixin"]
 
 _KEY_COLUMNS = "id, name, role, space_id, prefix, created_at, revoked_at"
 
-_IDEMPOTENCY_BEGIN_SQL = """
-INSERT INTO idempotency_keys AS k (scope, key, request_hash, status, created_at, locked_until)
-VALUES ($1, $2, $3, 'pending', $4::timestamptz, $5::timestamptz)
-ON CONFLICT (scope, key) DO UPDATE SET locked_until = EXCLUDED.locked_until
-WHERE k.status = 'pending' AND k.locked_until < $4::timestamptz
-    AND k.request_hash = EXCLUDED.request_hash
-RETURNING 1
-"""
-
 
 def _key(r: Record) -> Row:
     return {
@@ -87,45 +78,14 @@ class AccessStoreMixin(PostgresBase):
 
     # idempotency ------------------------------------------------------------------------
 
-    async def idempotency_begin(
-        self, scope: str, key: str, request_hash: str, lease_seconds: float
-    ) -> IdempotencyRecord | None:
-        while True:
-            now = utc_now()
-            locked_until = now + timedelta(seconds=lease_seconds)
-            # Claims a new key, or takes over the lease of a stale pending one for the same
-            # request; either way a row comes back and the caller owns the key.
-            owned = await self._fetchval(
-                _IDEMPOTENCY_BEGIN_SQL, scope, key, request_hash, now, locked_until
-            )
-            if owned is not None:
-                return None
-            r = await self._fetchrow(
-                "SELECT request_hash, status, response_status, response_body"
-                " FROM idempotency_keys WHERE scope = $1 AND key = $2",
-                scope,
-                key,
-            )
-            if r is not None:
-                return IdempotencyRecord(r[0], r[1], r[2], r[3])
-            # Released or swept in between: try to claim it again.
-
-    async def idempotency_complete(self, scope: str, key: str, status: int, body: bytes) -> None:
-        await self._execute(
-            "UPDATE idempotency_keys SET status = 'done', response_status = $1,"
-            " response_body = $2 WHERE scope = $3 AND key = $4",
-            status,
-            body,
+    async def idempotency_lookup(self, scope: str, key: str) -> IdempotencyRecord | None:
+        r = await self._fetchrow(
+            "SELECT request_hash, response_body FROM idempotency_keys"
+            " WHERE scope = $1 AND key = $2 AND status = 'done'",
             scope,
             key,
         )
-
-    async def idempotency_release(self, scope: str, key: str) -> None:
-        await self._execute(
-            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status = 'pending'",
-            scope,
-            key,
-        )
+        return IdempotencyRecord(r[0], "done", None, bytes(r[1])) if r is not None else None
 
     async def idempotency_sweep(self, older_than_seconds: float) -> int:
         cutoff = utc_now() - timedelta(seconds=older_than_seconds)

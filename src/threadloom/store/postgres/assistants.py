@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
@@ -20,6 +20,10 @@ from ..base import (
     slice_page,
     utc_now,
 )
+
+if TYPE_CHECKING:
+    from .connection import Queryable
+
 from .connection import PostgresBase, Record, _count
 
 __all__ = ["AssistantStoreMixin"]
@@ -65,15 +69,22 @@ class AssistantStoreMixin(PostgresBase):
         stored = new_assistant_row(space_id, row, format_ts(now))
         values: list[Any] = [stored[column] for column in ASSISTANT_COLUMNS[:-2]]
         placeholders = ", ".join(f"${n}" for n in range(1, len(values) + 3))
-        try:
-            await self._execute(
-                f"INSERT INTO assistants ({_COLUMNS}) VALUES ({placeholders})", *values, now, now
-            )
-        except asyncpg.UniqueViolationError as exc:
-            raise _taken(exc, space_id, stored) from exc
-        except asyncpg.ForeignKeyViolationError as exc:
-            raise NotFound(f"space {space_id!r} does not exist") from exc
-        return stored
+
+        async def effect(db: Queryable) -> Row:
+            try:
+                await db.execute(
+                    f"INSERT INTO assistants ({_COLUMNS}) VALUES ({placeholders})",
+                    *values,
+                    now,
+                    now,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise _taken(exc, space_id, stored) from exc
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise NotFound(f"space {space_id!r} does not exist") from exc
+            return stored
+
+        return await self._created(effect)
 
     async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None:
         r = await self._fetchrow(

@@ -5,18 +5,22 @@ every part of the backend shares."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import asyncpg
 import orjson
 
 from ...errors import ServiceUnavailable
 from ..base import format_ts
+from ..idempotent import take_write
+from .recorded import run_recorded
 
-__all__ = ["PostgresBase"]
+__all__ = ["Pooled", "PostgresBase"]
+
+T = TypeVar("T")
 
 Record = asyncpg.Record
 if TYPE_CHECKING:
@@ -24,6 +28,9 @@ if TYPE_CHECKING:
 
     Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
     Connection: TypeAlias = asyncpg.pool.PoolConnectionProxy[asyncpg.Record]
+    Queryable: TypeAlias = "Pooled | Connection"
+    """Where a statement runs: the pool (a statement of its own) or a transaction's
+    connection."""
 
 
 def _wire_ts(column: str) -> str:
@@ -88,6 +95,17 @@ def _unavailable(exc: BaseException) -> ServiceUnavailable:
     detail = str(exc).strip()
     reason = type(exc).__name__ + (f": {detail}" if detail else "")
     return ServiceUnavailable(f"PostgreSQL is unavailable ({reason})")
+
+
+class Pooled:
+    """The pool, as a place to run a statement of its own: through the store's helpers, so
+    that an unreachable database is ServiceUnavailable (on a transaction's connection,
+    ``_transaction`` sees to that)."""
+
+    def __init__(self, base: PostgresBase) -> None:
+        self.fetch = base._fetch
+        self.fetchrow = base._fetchrow
+        self.execute = base._execute
 
 
 class PostgresBase:
@@ -163,6 +181,22 @@ class PostgresBase:
             return await self._db.execute(sql, *args)
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from exc
+
+    async def _queried(self, query: Awaitable[T]) -> T:
+        """``query`` (statements run straight on the pool or a connection), with an
+        unreachable database turned into ServiceUnavailable."""
+        try:
+            return await query
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
+
+    async def _created(self, effect: Callable[[Queryable], Awaitable[T]]) -> T:
+        """A create: ``effect`` on the pool, or, under an Idempotency-Key, ``effect`` and the
+        key's record in one transaction (see ``recorded``)."""
+        write = take_write()
+        if write is None:
+            return await effect(Pooled(self))
+        return await self._queried(run_recorded(self._transaction, write, effect))
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[Connection]:

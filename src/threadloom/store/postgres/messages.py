@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 
-from ...errors import AlreadyExists, NotFound, ServiceUnavailable, ThreadArchived, ThreadloomError
+from ...errors import AlreadyExists, NotFound, ServiceUnavailable, ThreadArchived
 from ...ids import new_id
 from ...models import MessageCreate
 from ..base import (
@@ -31,7 +31,12 @@ from ..batching import (
     append_one_by_one,
     write_states_one_by_one,
 )
-from .connection import PostgresBase, Record, _dumps, _live, _ts, _wire_ts
+from ..idempotent import IdempotentWrite, item_failure, take_write
+from .connection import Pooled, PostgresBase, Record, _dumps, _live, _ts, _wire_ts
+from .recorded import FREE, KeyRecordedMeanwhile, claim_keys, record_results, run_recorded
+
+if TYPE_CHECKING:
+    from .connection import Queryable
 
 __all__ = ["MessageStoreMixin"]
 
@@ -92,6 +97,26 @@ SET state = $2::jsonb, state_version = state_version + 1, state_updated_at = $3:
     updated_at = $3::timestamptz
 WHERE pk = $1 AND state_version = $5::integer AND status = 'active'
 """
+
+
+def _target(item: AppendItem) -> tuple[str, str, Sequence[MessageCreate]]:
+    return item.space_id, item.thread_id, item.messages
+
+
+def _merged(items: Sequence[AppendItem]) -> tuple[str, str, list[MessageCreate]]:
+    """The appends of a batch (all to one thread) as one."""
+    first = items[0]
+    return first.space_id, first.thread_id, [m for item in items for m in item.messages]
+
+
+def _split(items: Sequence[AppendItem], rows: list[Row]) -> list[Any]:
+    """The rows of a merged append, given back to the appends they came from."""
+    parts: list[Any] = []
+    start = 0
+    for item in items:
+        parts.append(rows[start : start + len(item.messages)])
+        start += len(item.messages)
+    return parts
 
 
 def _message(r: Record, thread_id: str, offset: int = 0) -> Row:
@@ -163,9 +188,10 @@ class MessageStoreMixin(PostgresBase):
             raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
         return True
 
-    async def append_messages(
-        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    async def _append(
+        self, db: Queryable, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]:
+        """An append as one statement on ``db`` (the pool, or a transaction's connection)."""
         if not messages:
             await self._writable_thread(space_id, thread_id)
             return []
@@ -173,9 +199,7 @@ class MessageStoreMixin(PostgresBase):
         while True:
             now = utc_now()
             try:
-                rows = await self._fetch(
-                    _APPEND_SQL, space_id, thread_id, len(messages), now, *arrays
-                )
+                rows = await db.fetch(_APPEND_SQL, space_id, thread_id, len(messages), now, *arrays)
             except asyncpg.UniqueViolationError as exc:
                 raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
             if rows:
@@ -187,31 +211,70 @@ class MessageStoreMixin(PostgresBase):
         seqs = [seq_of[message_id] for message_id in arrays[0]]
         return _stored_messages(thread_id, arrays[0], seqs, messages, format_ts(now))
 
+    async def append_messages(
+        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
+    ) -> list[Row]:
+        return await self.append_item(AppendItem(space_id, thread_id, messages, take_write()))
+
+    async def append_item(self, item: AppendItem) -> list[Row]:
+        """Without a key: one statement. Under a key: that statement and the key's record in
+        one transaction (see ``recorded``)."""
+        if item.write is None:
+            return await self._append(Pooled(self), *_target(item))
+        return await self._queried(
+            run_recorded(
+                self._transaction,
+                item.write,
+                lambda conn: self._append(conn, *_target(item)),
+            )
+        )
+
     batch_per_thread = True
     """Appends to one thread wait for each other's row lock, so they are what to group;
     appends to different threads are written at once, on connections of their own."""
+    data_errors: tuple[type[Exception], ...] = (asyncpg.DataError,)
+    """A NUL in text, a character the database's encoding lacks, a number out of range."""
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
-        """Appends to one thread as one statement: one commit (and one WAL flush) for all.
-        When that statement is refused (a message id taken, the thread missing or
-        archived), each append runs alone, so the error goes to the append that caused it."""
+        """Appends to one thread as one statement: one commit (and one WAL flush) for all,
+        with the records of the keyed ones in the same transaction. When anything in it
+        fails (a message id taken, the thread missing or archived, a value the database
+        refuses), each append runs alone, so the error goes to the append that caused it."""
         if len(items) > 1:
-            first = items[0]
-            merged = [message for item in items for message in item.messages]
             try:
-                rows = await self.append_messages(first.space_id, first.thread_id, merged)
+                return await self._queried(self._append_merged(items))
             except ServiceUnavailable:
                 raise  # the outcome is unknown: no append may be written twice
-            except ThreadloomError:
+            except Exception:  # each append runs alone below, and fails alone
                 pass
-            else:
-                results: list[AppendResult] = []
-                start = 0
-                for item in items:
-                    results.append(rows[start : start + len(item.messages)])
-                    start += len(item.messages)
-                return results
         return await append_one_by_one(self, items)
+
+    async def _append_merged(self, items: Sequence[AppendItem]) -> list[AppendResult]:
+        keyed = [i for i, item in enumerate(items) if item.write is not None]
+        if not keyed:
+            return _split(items, await self._append(Pooled(self), *_merged(items)))
+        while True:
+            try:
+                async with self._transaction() as conn:
+                    writes = [cast(IdempotentWrite, items[i].write) for i in keyed]
+                    results: list[Any] = [FREE] * len(items)
+                    for i, outcome in zip(keyed, await claim_keys(conn, writes), strict=True):
+                        results[i] = outcome
+                    todo = [i for i, result in enumerate(results) if result is FREE]
+                    if todo:
+                        todo_items = [items[i] for i in todo]
+                        rows = await self._append(conn, *_merged(todo_items))
+                        for i, part in zip(todo, _split(todo_items, rows), strict=True):
+                            results[i] = part
+                    recorded = [i for i in todo if items[i].write is not None]
+                    await record_results(
+                        conn,
+                        [cast(IdempotentWrite, items[i].write) for i in recorded],
+                        [results[i] for i in recorded],
+                    )
+                    return results
+            except KeyRecordedMeanwhile:
+                continue
 
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery
@@ -292,8 +355,16 @@ class MessageStoreMixin(PostgresBase):
         computed from the state the one before it left (a write refused by its mutation
         leaves it as it was), and every replaced version is saved, as if they had run one
         after the other."""
-        if len(items) == 1:
-            return await write_states_one_by_one(self, items)
+        if len(items) > 1:
+            try:
+                return await self._write_states_merged(items)
+            except ServiceUnavailable:
+                raise  # the outcome is unknown
+            except Exception:  # each write runs alone below, and fails alone
+                pass
+        return await write_states_one_by_one(self, items)
+
+    async def _write_states_merged(self, items: Sequence[StateWrite]) -> list[StateResult]:
         first = items[0]
         async with self._transaction() as db:
             now = utc_now()
@@ -311,8 +382,9 @@ class MessageStoreMixin(PostgresBase):
             for item in items:
                 try:
                     new_state = item.mutate(state, version)
-                except ThreadloomError as exc:
-                    results.append(exc)
+                    _dumps(new_state)  # a state that cannot be stored fails alone
+                except Exception as exc:
+                    results.append(item_failure(exc, self.data_errors))
                     continue
                 replaced.append((version, _dumps(state), updated_at))
                 state, version, updated_at = new_state, version + 1, now

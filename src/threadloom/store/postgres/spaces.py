@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from ...errors import AlreadyExists, Conflict
 from ..base import PageSlice, Row, format_ts, keyset_plan, slice_page, utc_now
+
+if TYPE_CHECKING:
+    from .connection import Queryable
+
 from .connection import PostgresBase, Record, _count, _live
 
 __all__ = ["SpaceStoreMixin"]
@@ -38,18 +42,7 @@ class SpaceStoreMixin(PostgresBase):
         default_thread_ttl_seconds: int | None = None,
     ) -> Row:
         now = utc_now()
-        try:
-            await self._execute(
-                f"INSERT INTO spaces ({_SPACE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)",
-                space_id,
-                name,
-                metadata,
-                now,
-                default_thread_ttl_seconds,
-            )
-        except asyncpg.UniqueViolationError as exc:
-            raise AlreadyExists(f"space {space_id!r} already exists") from exc
-        return {
+        row = {
             "object": "space",
             "id": space_id,
             "name": name,
@@ -57,6 +50,22 @@ class SpaceStoreMixin(PostgresBase):
             "created_at": format_ts(now),
             "default_thread_ttl_seconds": default_thread_ttl_seconds,
         }
+
+        async def effect(db: Queryable) -> Row:
+            try:
+                await db.execute(
+                    f"INSERT INTO spaces ({_SPACE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)",
+                    space_id,
+                    name,
+                    metadata,
+                    now,
+                    default_thread_ttl_seconds,
+                )
+            except asyncpg.UniqueViolationError as exc:
+                raise AlreadyExists(f"space {space_id!r} already exists") from exc
+            return row
+
+        return await self._created(effect)
 
     async def get_space(self, space_id: str) -> Row | None:
         r = await self._fetchrow(f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = $1", space_id)

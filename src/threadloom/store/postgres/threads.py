@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import asyncpg
 
@@ -28,8 +28,13 @@ from ..base import (
     slice_page,
     utc_now,
 )
-from .connection import PostgresBase, Record, _count, _live, _wire_ts
+from ..idempotent import take_write
+from .connection import Pooled, PostgresBase, Record, _count, _live, _wire_ts
 from .messages import _message_arrays, _stored_messages
+from .recorded import run_recorded
+
+if TYPE_CHECKING:
+    from .connection import Connection, Queryable
 
 __all__ = ["ThreadStoreMixin"]
 
@@ -102,6 +107,15 @@ def _wire_value(column: str, value: Any) -> Any:
     return value
 
 
+async def _attempt(db: Queryable, sql: str, args: Sequence[Any]) -> Record | None:
+    """A statement that may fail and be followed by others: on a transaction's connection
+    it runs in a savepoint, so that its failure leaves the transaction usable."""
+    if isinstance(db, Pooled):
+        return await db.fetchrow(sql, *args)
+    async with db.transaction():
+        return await db.fetchrow(sql, *args)
+
+
 class ThreadStoreMixin(PostgresBase):
     # threads ----------------------------------------------------------------------------
 
@@ -112,6 +126,26 @@ class ThreadStoreMixin(PostgresBase):
         thread: ThreadCreate,
         messages: Sequence[MessageCreate],
     ) -> tuple[Row, list[Row]]:
+        write = take_write()
+        if write is None:
+            return await self._create_thread(Pooled(self), space_id, thread_id, thread, messages)
+
+        async def effect(conn: Connection) -> tuple[Row, list[Row]]:
+            return await self._create_thread(conn, space_id, thread_id, thread, messages)
+
+        created = await self._queried(run_recorded(self._transaction, write, effect))
+        return cast(tuple[Row, list[Row]], tuple(created))
+
+    async def _create_thread(
+        self,
+        db: Queryable,
+        space_id: str,
+        thread_id: str,
+        thread: ThreadCreate,
+        messages: Sequence[MessageCreate],
+    ) -> tuple[Row, list[Row]]:
+        """A new thread and its first messages as one statement on ``db`` (the pool, or a
+        transaction's connection)."""
         now = utc_now()
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
@@ -134,13 +168,13 @@ class ThreadStoreMixin(PostgresBase):
         )
         try:
             try:
-                r = await self._fetchrow(_CREATE_THREAD_SQL, *args)
+                r = await _attempt(db, _CREATE_THREAD_SQL, args)
             except asyncpg.UniqueViolationError as exc:
                 if exc.constraint_name == MESSAGE_ID_CONSTRAINT:
                     raise
                 # The id may belong to a thread that expired and is not swept yet: it is
                 # gone, so the id is free.
-                gone = await self._execute(
+                gone = await db.execute(
                     "DELETE FROM threads WHERE space_id = $1 AND id = $2 AND expires_at <= $3",
                     space_id,
                     thread_id,
@@ -148,7 +182,7 @@ class ThreadStoreMixin(PostgresBase):
                 )
                 if _count(gone) == 0:
                     raise
-                r = await self._fetchrow(_CREATE_THREAD_SQL, *args)
+                r = await db.fetchrow(_CREATE_THREAD_SQL, *args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == MESSAGE_ID_CONSTRAINT:
                 raise AlreadyExists(MESSAGE_ID_TAKEN) from exc

@@ -10,11 +10,11 @@ do on SQL, and ``threadloom migrate`` has nothing to do.
 Atomicity without locks held by the application:
 
 * every write whose new value the store computes itself (create a thread with its messages,
-  append, purge, create or delete a space, create an assistant, API keys, idempotency
-  records, leases) is one Lua script,
-  which Redis runs alone: an append checks the thread and the message ids and numbers the
-  batch from the thread's ``last_seq`` in one step, so ``seq`` is gapless and a refused
-  batch writes nothing;
+  append, purge, create or delete a space, create an assistant, API keys, leases) is one
+  Lua script, which Redis runs alone: an append checks the thread and the message ids and
+  numbers the batch from the thread's ``last_seq`` in one step, so ``seq`` is gapless and a
+  refused batch writes nothing. A create under an Idempotency-Key looks up and writes its
+  key's record in that same script (``idem_recorded`` and ``idem_record`` in the prelude);
 * read-modify-write operations whose new value comes from a Python callback (thread, space
   and assistant updates, state writes) are WATCH/MULTI transactions, retried when a
   watched key changed under them.

@@ -2,7 +2,7 @@
 
 API keys are hashes with an index from key hash to id; listing them reads every key (an
 admin operation on a handful of rows). Idempotency records are hashes indexed by creation
-time, so a sweep reads only the records it deletes.
+time, so a sweep reads only the records it deletes; the creates' own scripts write them.
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ...errors import AlreadyExists, NotFound
-from ..base import IdempotencyRecord, Row, format_ts, utc_now
-from .connection import RedisBase, _now, _pairs, _text, lua
+from ..base import IdempotencyRecord, Row, utc_now
+from .connection import RedisBase, _now, _pairs, _text, _values, lua
 
 __all__ = ["AccessStoreMixin"]
 
@@ -78,51 +78,6 @@ _COUNT_KEYS = lua(
 local n = redis.call('ZCARD', P .. ':keys')
 if ARGV[2] == '1' then return n end
 return n - redis.call('SCARD', P .. ':keys_revoked')
-""",
-)
-
-_BEGIN = lua(
-    "idempotency_begin",
-    """
--- ARGV: record key, request_hash, now, now (µs), locked until (µs). Returns 0 when the
--- caller owns the key, else the record. Times compare as numbers: Lua compares strings
--- by the server's locale.
-local k, h = ARGV[2], ARGV[3]
-if redis.call('EXISTS', k) == 0 then
-  redis.call('HSET', k, 'request_hash', h, 'status', 'pending', 'created_at', ARGV[4],
-             'locked_until', ARGV[6])
-  redis.call('ZADD', P .. ':idems', ARGV[5], k)
-  return 0
-end
-local r = redis.call('HMGET', k, 'request_hash', 'status', 'response_status', 'response_body',
-                     'locked_until')
-if r[2] == 'pending' and tonumber(r[5]) < tonumber(ARGV[5]) and r[1] == h then
-  redis.call('HSET', k, 'locked_until', ARGV[6])
-  return 0
-end
-return {r[1], r[2], r[3], r[4]}
-""",
-)
-
-_COMPLETE = lua(
-    "idempotency_complete",
-    """
-if redis.call('EXISTS', ARGV[2]) == 1 then
-  redis.call('HSET', ARGV[2], 'status', 'done', 'response_status', ARGV[3],
-             'response_body', ARGV[4])
-end
-return 1
-""",
-)
-
-_RELEASE = lua(
-    "idempotency_release",
-    """
-if redis.call('HGET', ARGV[2], 'status') == 'pending' then
-  redis.call('UNLINK', ARGV[2])
-  redis.call('ZREM', P .. ':idems', ARGV[2])
-end
-return 1
 """,
 )
 
@@ -210,33 +165,16 @@ class AccessStoreMixin(RedisBase):
 
     # idempotency ------------------------------------------------------------------------
 
-    async def idempotency_begin(
-        self, scope: str, key: str, request_hash: str, lease_seconds: float
-    ) -> IdempotencyRecord | None:
-        now = utc_now()
-        record = await self._eval(
-            _BEGIN,
-            self.keys.idempotency(scope, key),
-            request_hash,
-            format_ts(now),
-            _micros(now),
-            _micros(now + timedelta(seconds=lease_seconds)),
-        )
-        if record == 0:
+    async def idempotency_lookup(self, scope: str, key: str) -> IdempotencyRecord | None:
+        with self._guard():
+            request, status, body = _values(
+                await self._redis.hmget(
+                    self.keys.idempotency(scope, key), ["request_hash", "status", "response_body"]
+                )
+            )
+        if request is None or status != b"done":
             return None
-        request, status, response_status, body = record
-        return IdempotencyRecord(
-            request.decode(),
-            "done" if status == b"done" else "pending",
-            int(response_status) if response_status is not None else None,
-            body,
-        )
-
-    async def idempotency_complete(self, scope: str, key: str, status: int, body: bytes) -> None:
-        await self._eval(_COMPLETE, self.keys.idempotency(scope, key), status, body)
-
-    async def idempotency_release(self, scope: str, key: str) -> None:
-        await self._eval(_RELEASE, self.keys.idempotency(scope, key))
+        return IdempotencyRecord(request.decode(), "done", None, body)
 
     async def idempotency_sweep(self, older_than_seconds: float) -> int:
         cutoff = _micros(utc_now() - timedelta(seconds=older_than_seconds))

@@ -10,7 +10,7 @@ callback or read the row first) in WATCH/MULTI transactions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
@@ -25,6 +25,7 @@ from ..base import (
     new_assistant_row,
     slice_page,
 )
+from ..idempotent import take_write
 from .connection import RedisBase, _loads, _multi, _now, lua
 from .keys import Keys
 
@@ -36,7 +37,10 @@ __all__ = ["AssistantStoreMixin"]
 _CREATE = lua(
     "create_assistant",
     """
--- ARGV: sid, id, name, row JSON, #grants, grants..., index keys...
+-- ARGV: sid, id, name, row JSON, #grants, grants..., index keys..., the recorded result,
+-- the record's 3. Returns 1, a negative error code, or {hash, recorded result}.
+local recorded = idem_recorded()
+if recorded then return recorded end
 local sid, id, name = ARGV[2], ARGV[3], ARGV[4]
 local sk = space_key(sid)
 if redis.call('EXISTS', sk) == 0 then return -1 end
@@ -47,7 +51,8 @@ redis.call('SET', ak, ARGV[5])
 redis.call('HSET', sk .. ':assistant_names', name, id)
 local ng = tonumber(ARGV[6])
 for i = 7, 6 + ng do redis.call('SADD', sk .. ':assistant_grants', ARGV[i]) end
-for i = 7 + ng, #ARGV do redis.call('ZADD', ARGV[i], 0, id) end
+for i = 7 + ng, #ARGV - 4 do redis.call('ZADD', ARGV[i], 0, id) end
+idem_record(ARGV[#ARGV - 3])
 return 1
 """,
 )
@@ -99,7 +104,7 @@ class AssistantStoreMixin(RedisBase):
     # assistants -------------------------------------------------------------------------
 
     async def create_assistant(self, space_id: str, row: Row) -> Row:
-        stored = new_assistant_row(space_id, row, _now())
+        stored, write = new_assistant_row(space_id, row, _now()), take_write()
         grants = [str(grant) for grant in stored["grants"]]
         code = await self._eval(
             _CREATE,
@@ -110,7 +115,10 @@ class AssistantStoreMixin(RedisBase):
             len(grants),
             *grants,
             *_index(self.keys, stored),
+            *self._recorded_args(write, stored),
         )
+        if isinstance(code, list):
+            return cast(Row, self._replayed(write, code))
         if code == -1:
             raise NotFound(f"space {space_id!r} does not exist")
         if code == -2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -15,6 +16,7 @@ from redis import exceptions as redis_errors
 
 from ...errors import ServiceUnavailable, ValidationFailed
 from ..base import format_ts, parse_ts, utc_now
+from ..idempotent import IdempotentWrite, recorded_result
 from .keys import LUA_PRELUDE, TS_WIDTH, Keys
 
 if TYPE_CHECKING:
@@ -181,6 +183,25 @@ class RedisBase:
             yield
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from exc
+
+    def _record_args(self, write: IdempotentWrite | None) -> tuple[str, str, int]:
+        """The three last arguments of a create's script: its Idempotency-Key's record."""
+        if write is None:
+            return "", "", 0
+        key = self.keys.idempotency(write.scope, write.key)
+        return key, write.request_hash, time.time_ns() // 1000
+
+    def _recorded_args(self, write: IdempotentWrite | None, result: Any) -> tuple[Any, ...]:
+        """The four last arguments of a create whose result is known before its script
+        runs: the result to record, then the record's three."""
+        body = orjson.dumps(result) if write is not None else b""
+        return (body, *self._record_args(write))
+
+    @staticmethod
+    def _replayed(write: IdempotentWrite | None, reply: Sequence[bytes]) -> Any:
+        """A script's ``{request hash, recorded result}``: the key was recorded already."""
+        assert write is not None
+        return recorded_result(write, reply[0].decode(), reply[1])
 
     async def _eval(self, name: str, *args: Any) -> Any:
         """Run a script: it gets the prefix first, then ``args``."""

@@ -37,7 +37,7 @@ contain ``:`` and no two resources share a key. ``S`` is a space id, ``T`` a thr
     P:key:K                         HASH the API key's columns
     P:key_hashes                    HASH key hash → key id
     P:keys_revoked                  SET ids of revoked keys
-    P:idem:SCOPE:KEY                HASH an idempotency record (its lease end in µs)
+    P:idem:SCOPE:KEY                HASH an idempotency record (request hash, result)
     P:idems                         ZSET idempotency record keys scored by creation (µs)
     P:lease:NAME                    STRING the holder, expiring with the lease
 
@@ -181,6 +181,25 @@ class Keys:
 # an index yields ids, not keys), so they need a standalone Redis, not a cluster.
 LUA_PRELUDE = """
 local P = ARGV[1]
+-- A create under an Idempotency-Key gets three more arguments, last: the record's key ('' for
+-- none), the request's hash and the time in µs. Its script looks the record up before its
+-- effect (idem_recorded: false, or {request hash, recorded result}) and writes it with the
+-- effect (idem_record): both happen in the one script, or neither does.
+local function idem_recorded()
+  local k = ARGV[#ARGV - 2]
+  if k == '' then return false end
+  local r = redis.call('HMGET', k, 'request_hash', 'status', 'response_body')
+  if r[1] and r[2] == 'done' then return {r[1], r[3]} end
+  return false
+end
+local function idem_record(body)
+  local k = ARGV[#ARGV - 2]
+  if k == '' then return end
+  redis.call('DEL', k)
+  redis.call('HSET', k, 'request_hash', ARGV[#ARGV - 1], 'status', 'done', 'response_body', body,
+             'created_at', ARGV[#ARGV])
+  redis.call('ZADD', P .. ':idems', ARGV[#ARGV], k)
+end
 local function esc(s) return (s:gsub('%%', '%%25'):gsub(':', '%%3A')) end
 local function space_key(sid) return P .. ':space:' .. esc(sid) end
 local function thread_key(sid, tid) return P .. ':thread:' .. esc(sid) .. ':' .. esc(tid) end

@@ -11,7 +11,7 @@ page), never the thread.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -26,6 +26,7 @@ from ..base import (
     keyset_plan,
     slice_page,
 )
+from ..idempotent import take_write, unstorable_refused
 from .connection import RedisBase, _loads, _now, lua
 from .keys import escape
 
@@ -74,7 +75,10 @@ _APPEND = lua(
     "append_messages",
     LUA_MESSAGES
     + """
--- ARGV: sid, tid, now, #messages, messages (5 values each). Returns the first new seq.
+-- ARGV: sid, tid, now, #messages, messages (5 values each), the record's 3. Returns the
+-- first new seq, or {request hash, recorded rows} when the key is recorded already.
+local recorded = idem_recorded()
+if recorded then return recorded end
 local sid, tid, now, n = ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local tk = thread_key(sid, tid)
 local f = redis.call('HMGET', tk, 'status', 'last_seq', 'updated_at', 'owner_id', 'expires_ms',
@@ -90,6 +94,14 @@ redis.call('HINCRBY', tk, 'message_count', n)
 index_touch(sid, tid, f[3], now, f[1], f[4])
 -- Not a sliding expiry: the thread keeps its expiry, the index entries move.
 if f[5] then track_expiry(sid, tid, f[5], f[6], now, f[1], f[4]) end
+if ARGV[#ARGV - 2] ~= '' then
+  local rows = {}
+  for i = 0, n - 1 do
+    local a = 6 + i * 5
+    rows[#rows + 1] = ARGV[a + 3] .. string.format('%d', last + i + 1) .. ARGV[a + 4]
+  end
+  idem_record('[' .. table.concat(rows, ',') .. ']')
+end
 return last + 1
 """,
 )
@@ -183,9 +195,14 @@ class MessageStoreMixin(RedisBase):
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]:
-        now = _now()
-        ids, args = _message_args(thread_id, messages, now)
-        first = await self._eval(_APPEND, space_id, thread_id, now, len(messages), *args)
+        now, write = _now(), take_write()
+        with unstorable_refused():
+            ids, args = _message_args(thread_id, messages, now)
+        first = await self._eval(
+            _APPEND, space_id, thread_id, now, len(messages), *args, *self._record_args(write)
+        )
+        if isinstance(first, list):
+            return cast(list[Row], self._replayed(write, first))
         if first == -1:
             raise NotFound(f"thread {thread_id!r} does not exist")
         if first == -2:

@@ -8,12 +8,13 @@ the cascade on SQL): it blocks Redis for a time in proportion to the space's thr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from ...errors import AlreadyExists, Conflict
 from ..base import PageSlice, Row, keyset_plan, slice_page
+from ..idempotent import take_write
 from .connection import RedisBase, _fields, _loads, _multi, _now, _pairs, lua
 
 if TYPE_CHECKING:
@@ -24,12 +25,16 @@ __all__ = ["SpaceStoreMixin"]
 _CREATE = lua(
     "create_space",
     """
--- ARGV: sid, name, metadata, created_at, default thread ttl ('' for none)
+-- ARGV: sid, name, metadata, created_at, default thread ttl ('' for none), the recorded
+-- result, the record's 3. Returns 1, 0 (the id is taken), or {hash, recorded result}.
+local recorded = idem_recorded()
+if recorded then return recorded end
 local sk = space_key(ARGV[2])
 if redis.call('EXISTS', sk) == 1 then return 0 end
 redis.call('HSET', sk, 'name', ARGV[3], 'metadata', ARGV[4], 'created_at', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', sk, 'default_thread_ttl_seconds', ARGV[6]) end
 redis.call('ZADD', P .. ':spaces', 0, ARGV[2])
+idem_record(ARGV[#ARGV - 3])
 return 1
 """,
 )
@@ -128,13 +133,9 @@ class SpaceStoreMixin(RedisBase):
         metadata: dict[str, Any],
         default_thread_ttl_seconds: int | None = None,
     ) -> Row:
-        now = _now()
+        now, write = _now(), take_write()
         ttl = default_thread_ttl_seconds
-        if not await self._eval(
-            _CREATE, space_id, name, orjson.dumps(metadata), now, "" if ttl is None else ttl
-        ):
-            raise AlreadyExists(f"space {space_id!r} already exists")
-        return {
+        row = {
             "object": "space",
             "id": space_id,
             "name": name,
@@ -142,6 +143,20 @@ class SpaceStoreMixin(RedisBase):
             "created_at": now,
             "default_thread_ttl_seconds": ttl,
         }
+        code = await self._eval(
+            _CREATE,
+            space_id,
+            name,
+            orjson.dumps(metadata),
+            now,
+            "" if ttl is None else ttl,
+            *self._recorded_args(write, row),
+        )
+        if isinstance(code, list):
+            return cast(Row, self._replayed(write, code))
+        if not code:
+            raise AlreadyExists(f"space {space_id!r} already exists")
+        return row
 
     async def get_space(self, space_id: str) -> Row | None:
         with self._guard():

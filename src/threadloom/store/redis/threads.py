@@ -33,6 +33,7 @@ from ..base import (
     slice_page,
     utc_now,
 )
+from ..idempotent import take_write
 from .connection import (
     RedisBase,
     _cursor_member,
@@ -69,7 +70,10 @@ _CREATE = lua(
     + """
 -- ARGV: sid, tid, expires_at and its epoch ms ('' and '': the space's default), now in
 --       epoch µs, #fields, fields..., #messages, messages (5 values each).
--- Returns {1, expires_at or ''}, or a negative error code.
+--       the recorded result in two pieces around its thread's expires_at, the record's 3.
+-- Returns {1, expires_at or ''}, a negative error code, or {hash, recorded result}.
+local recorded = idem_recorded()
+if recorded then return recorded end
 local sid, tid, nf = ARGV[2], ARGV[3], tonumber(ARGV[7])
 local sk = space_key(sid)
 if redis.call('EXISTS', sk) == 0 then return -1 end
@@ -98,6 +102,7 @@ if exp ~= '' then
   redis.call('PEXPIREAT', tk, at)
   track_expiry(sid, tid, at, f[1], f[2], f[3], f[4])
 end
+idem_record(ARGV[#ARGV - 4] .. (exp == '' and 'null' or ('"' .. exp .. '"')) .. ARGV[#ARGV - 3])
 return {1, exp}
 """,
 )
@@ -280,6 +285,15 @@ class ThreadStoreMixin(RedisBase):
         fields = thread_fields(row, len(messages), now if version else None)
         flat = [item for pair in fields.items() for item in pair]
         ids, message_args = _message_args(thread_id, messages, now)
+        stored = _stored_messages(thread_id, ids, 1, messages, now)
+        write = take_write()
+        record: tuple[Any, ...] = ("", "", "", "", "")
+        if write is not None:
+            # The record as the script finishes it: the thread's expiry only it knows.
+            thread_json = write.record_body({**row, "expires_at": None})  # expires_at is last
+            head = b"[" + thread_json[: -len(b"null}")]
+            tail = b"}," + write.record_body(stored) + b"]"
+            record = (head, tail, *self._record_args(write))
         code = await self._eval(
             _CREATE,
             space_id,
@@ -291,7 +305,11 @@ class ThreadStoreMixin(RedisBase):
             *flat,
             len(messages),
             *message_args,
+            *record,
         )
+        if isinstance(code, list) and len(code) == 2 and isinstance(code[0], bytes):
+            replayed = self._replayed(write, code)
+            return replayed[0], replayed[1]
         if code == -1:
             raise NotFound(f"space {space_id!r} does not exist")
         if code == -2:
@@ -299,7 +317,7 @@ class ThreadStoreMixin(RedisBase):
         if code == -3:
             raise AlreadyExists(MESSAGE_ID_TAKEN)
         row["expires_at"] = code[1].decode() or None
-        return row, _stored_messages(thread_id, ids, 1, messages, now)
+        return row, stored
 
     async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
         with self._guard():

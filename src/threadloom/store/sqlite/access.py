@@ -5,13 +5,60 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ...errors import AlreadyExists, NotFound
 from ..base import IdempotencyRecord, Row, format_ts, utc_now
+from ..idempotent import IdempotentWrite, recorded_result
 from .connection import SQLiteBase, _now
 
-__all__ = ["AccessStoreMixin"]
+T = TypeVar("T")
+
+__all__ = ["AccessStoreMixin", "is_replay", "record_result", "recorded_replay"]
+
+_LOOKUP_SQL = (
+    "SELECT request_hash, response_body FROM idempotency_keys"
+    " WHERE scope = ? AND key = ? AND status = 'done'"
+)
+# A 'pending' row is a claim left by a version that claimed keys before their create: it
+# holds nothing, and the record takes its place.
+_RECORD_SQL = (
+    "INSERT INTO idempotency_keys (scope, key, request_hash, status, response_body,"
+    " created_at, locked_until) VALUES (?, ?, ?, 'done', ?, ?, ?)"
+    " ON CONFLICT (scope, key) DO UPDATE SET request_hash = excluded.request_hash,"
+    " status = 'done', response_body = excluded.response_body,"
+    " created_at = excluded.created_at WHERE idempotency_keys.status = 'pending'"
+)
+
+_NOT_RECORDED: Any = object()
+
+
+def recorded_replay(db: sqlite3.Connection, write: IdempotentWrite | None) -> Any:
+    """In a create's write transaction, before its effect: the result recorded for its
+    key, or ``_NOT_RECORDED``. The write lock keeps the key from being recorded by anyone
+    else until this transaction ends."""
+    if write is None:
+        return _NOT_RECORDED
+    r = db.execute(_LOOKUP_SQL, (write.scope, write.key)).fetchone()
+    if r is None:
+        return _NOT_RECORDED
+    return recorded_result(write, r[0], r[1])
+
+
+def is_replay(result: Any) -> bool:
+    return result is not _NOT_RECORDED
+
+
+def record_result(db: sqlite3.Connection, write: IdempotentWrite | None, result: T) -> T:
+    """In the same transaction, after the effect: the key's record, holding ``result``."""
+    if write is not None:
+        now = _now()
+        db.execute(
+            _RECORD_SQL,
+            (write.scope, write.key, write.request_hash, write.record_body(result), now, now),
+        )
+    return result
+
 
 _KEY_COLUMNS = "id, name, role, space_id, prefix, created_at, revoked_at"
 
@@ -87,47 +134,10 @@ class AccessStoreMixin(SQLiteBase):
 
     # idempotency ------------------------------------------------------------------------
 
-    async def idempotency_begin(
-        self, scope: str, key: str, request_hash: str, lease_seconds: float
-    ) -> IdempotencyRecord | None:
-        now = utc_now()
-        locked_until = format_ts(now + timedelta(seconds=lease_seconds))
-        with self._writing() as db:
-            r = db.execute(
-                "SELECT request_hash, status, response_status, response_body, locked_until"
-                " FROM idempotency_keys WHERE scope = ? AND key = ?",
-                (scope, key),
-            ).fetchone()
-            if r is None:
-                db.execute(
-                    "INSERT INTO idempotency_keys (scope, key, request_hash, status, created_at,"
-                    " locked_until) VALUES (?, ?, ?, 'pending', ?, ?)",
-                    (scope, key, request_hash, format_ts(now), locked_until),
-                )
-                return None
-            stale = r[1] == "pending" and r[4] < format_ts(now)
-            if stale and r[0] == request_hash:
-                db.execute(
-                    "UPDATE idempotency_keys SET locked_until = ? WHERE scope = ? AND key = ?",
-                    (locked_until, scope, key),
-                )
-                return None
-        return IdempotencyRecord(r[0], r[1], r[2], r[3])
-
-    async def idempotency_complete(self, scope: str, key: str, status: int, body: bytes) -> None:
-        with self._writing() as db:
-            db.execute(
-                "UPDATE idempotency_keys SET status = 'done', response_status = ?,"
-                " response_body = ? WHERE scope = ? AND key = ?",
-                (status, body, scope, key),
-            )
-
-    async def idempotency_release(self, scope: str, key: str) -> None:
-        with self._writing() as db:
-            db.execute(
-                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status = 'pending'",
-                (scope, key),
-            )
+    async def idempotency_lookup(self, scope: str, key: str) -> IdempotencyRecord | None:
+        with self._reading() as db:
+            r = db.execute(_LOOKUP_SQL, (scope, key)).fetchone()
+        return IdempotencyRecord(r[0], "done", None, r[1]) if r else None
 
     async def idempotency_sweep(self, older_than_seconds: float) -> int:
         cutoff = format_ts(utc_now() - timedelta(seconds=older_than_seconds))

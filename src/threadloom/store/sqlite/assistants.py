@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from ...errors import AlreadyExists, NotFound
 from ..base import (
@@ -18,6 +18,8 @@ from ..base import (
     new_assistant_row,
     slice_page,
 )
+from ..idempotent import take_write
+from .access import is_replay, record_result, recorded_replay
 from .connection import SQLiteBase, _dumps, _loads, _now
 
 __all__ = ["AssistantStoreMixin"]
@@ -65,14 +67,18 @@ class AssistantStoreMixin(SQLiteBase):
             _dumps(stored[column]) if column in _JSON_COLUMNS else stored[column]
             for column in ASSISTANT_COLUMNS
         ]
+        write = take_write()
         with self._writing() as db:
+            replay = recorded_replay(db, write)
+            if is_replay(replay):
+                return cast(Row, replay)
             if db.execute("SELECT 1 FROM spaces WHERE id = ?", (space_id,)).fetchone() is None:
                 raise NotFound(f"space {space_id!r} does not exist")
             try:
                 db.execute(f"INSERT INTO assistants ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", values)
             except sqlite3.IntegrityError as exc:
                 raise _taken(exc, space_id, stored) from exc
-        return stored
+            return record_result(db, write, stored)
 
     async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None:
         with self._reading() as db:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from ...errors import AlreadyExists, ThreadArchived, ThreadloomError
+from ...errors import AlreadyExists, ThreadArchived
 from ...ids import new_id
 from ...models import MessageCreate
 from ..base import (
@@ -20,6 +20,8 @@ from ..base import (
     state_row,
 )
 from ..batching import AppendItem, AppendResult, StateResult, StateWrite
+from ..idempotent import IdempotentWrite, item_failure, take_write
+from .access import is_replay, record_result, recorded_replay
 from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 
 __all__ = ["MessageStoreMixin"]
@@ -125,6 +127,22 @@ def _append(
     return _insert_messages(db, r[0], thread_id, r[1] - count, messages, now)
 
 
+def _recorded_append(
+    db: sqlite3.Connection,
+    write: IdempotentWrite | None,
+    space_id: str,
+    thread_id: str,
+    messages: Sequence[MessageCreate],
+    now: str,
+) -> list[Row]:
+    """An append and its key's record, in the caller's write transaction (or the result
+    recorded before: nothing is appended again)."""
+    replay = recorded_replay(db, write)
+    if is_replay(replay):
+        return cast(list[Row], replay)
+    return record_result(db, write, _append(db, space_id, thread_id, messages, now))
+
+
 def _write_state(
     db: sqlite3.Connection,
     space_id: str,
@@ -169,17 +187,27 @@ class MessageStoreMixin(SQLiteBase):
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
     ) -> list[Row]:
+        now, write = _now(), take_write()
+        with self._writing() as db:
+            return _recorded_append(db, write, space_id, thread_id, messages, now)
+
+    async def append_item(self, item: AppendItem) -> list[Row]:
         now = _now()
         with self._writing() as db:
-            return _append(db, space_id, thread_id, messages, now)
+            return _recorded_append(
+                db, item.write, item.space_id, item.thread_id, item.messages, now
+            )
 
     batch_per_thread = False
     """One writer for the whole file: a batch may mix threads, under one BEGIN/COMMIT."""
+    data_errors: tuple[type[Exception], ...] = ()
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
         return self._batch(
             items,
-            lambda db, item, now: _append(db, item.space_id, item.thread_id, item.messages, now),
+            lambda db, item, now: _recorded_append(
+                db, item.write, item.space_id, item.thread_id, item.messages, now
+            ),
         )
 
     async def write_state_batch(self, items: Sequence[StateWrite]) -> list[StateResult]:
@@ -194,23 +222,24 @@ class MessageStoreMixin(SQLiteBase):
         self, items: Sequence[T], write: Callable[[sqlite3.Connection, T, str], Any]
     ) -> list[Any]:
         """The items written in one transaction, each inside a savepoint of its own: an item
-        refused (its ThreadloomError) is rolled back alone and answered with the error."""
+        that fails, whatever the error, is rolled back alone (its effect with its key's
+        record) and answered with its error (see ``item_failure``)."""
         now = _now()
         if len(items) == 1:  # nothing to keep apart
             try:
                 with self._writing() as db:
                     return [write(db, items[0], now)]
-            except ThreadloomError as exc:
-                return [exc]
+            except Exception as exc:
+                return [item_failure(exc)]
         results: list[Any] = []
         with self._writing() as db:
             for item in items:
                 db.execute("SAVEPOINT item")
                 try:
                     results.append(write(db, item, now))
-                except ThreadloomError as exc:
+                except Exception as exc:
                     db.execute("ROLLBACK TO item")
-                    results.append(exc)
+                    results.append(item_failure(exc))
                 db.execute("RELEASE item")
         return results
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from ...errors import AlreadyExists, Conflict
 from ..base import PageSlice, Row, keyset_plan, slice_page
+from ..idempotent import take_write
+from .access import is_replay, record_result, recorded_replay
 from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 
 __all__ = ["SpaceStoreMixin"]
@@ -36,8 +38,11 @@ class SpaceStoreMixin(SQLiteBase):
         metadata: dict[str, Any],
         default_thread_ttl_seconds: int | None = None,
     ) -> Row:
-        now = _now()
+        now, write = _now(), take_write()
         with self._writing() as db:
+            replay = recorded_replay(db, write)
+            if is_replay(replay):
+                return cast(Row, replay)
             try:
                 db.execute(
                     f"INSERT INTO spaces ({_SPACE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
@@ -45,14 +50,15 @@ class SpaceStoreMixin(SQLiteBase):
                 )
             except sqlite3.IntegrityError as exc:
                 raise AlreadyExists(f"space {space_id!r} already exists") from exc
-        return {
-            "object": "space",
-            "id": space_id,
-            "name": name,
-            "metadata": metadata,
-            "created_at": now,
-            "default_thread_ttl_seconds": default_thread_ttl_seconds,
-        }
+            row = {
+                "object": "space",
+                "id": space_id,
+                "name": name,
+                "metadata": metadata,
+                "created_at": now,
+                "default_thread_ttl_seconds": default_thread_ttl_seconds,
+            }
+            return record_result(db, write, row)
 
     async def get_space(self, space_id: str) -> Row | None:
         with self._reading() as db:

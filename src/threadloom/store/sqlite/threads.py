@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from ...errors import AlreadyExists, NotFound
 from ...models import MessageCreate, ThreadCreate
@@ -25,6 +25,8 @@ from ..base import (
     slice_page,
     utc_now,
 )
+from ..idempotent import take_write
+from .access import is_replay, record_result, recorded_replay
 from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 from .messages import _insert_messages
 
@@ -77,7 +79,11 @@ class ThreadStoreMixin(SQLiteBase):
         now = format_ts(moment)
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
+        write = take_write()
         with self._writing() as db:
+            replay = recorded_replay(db, write)
+            if is_replay(replay):
+                return cast(tuple[Row, list[Row]], tuple(replay))
             space = db.execute(
                 "SELECT default_thread_ttl_seconds FROM spaces WHERE id = ?", (space_id,)
             ).fetchone()
@@ -123,17 +129,17 @@ class ThreadStoreMixin(SQLiteBase):
             pk = cur.lastrowid
             assert pk is not None
             stored = _insert_messages(db, pk, thread_id, 0, messages, now)
-        row = new_thread_row(
-            space_id,
-            thread_id,
-            thread,
-            state_version=version,
-            role_mapping=role_mapping,
-            message_count=len(stored),
-            now=now,
-            expires_at=expires_at,
-        )
-        return row, stored
+            row = new_thread_row(
+                space_id,
+                thread_id,
+                thread,
+                state_version=version,
+                role_mapping=role_mapping,
+                message_count=len(stored),
+                now=now,
+                expires_at=expires_at,
+            )
+            return record_result(db, write, (row, stored))
 
     async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
         with self._reading() as db:
