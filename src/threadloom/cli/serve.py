@@ -112,5 +112,8 @@ def serve(
         # One logging set-up for uvicorn and the app; the app writes the access lines.
         log_config=logging_config(log_level, log_format),  # type: ignore[arg-type]
         access_log=False,
+        # No route speaks WebSocket; uvicorn would answer a handshake itself and log its raw
+        # path and query. Without a WebSocket protocol an upgrade is a plain HTTP request.
+        ws="none",
         proxy_headers=True,
     )
