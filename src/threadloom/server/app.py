@@ -23,7 +23,7 @@ from .docs import install_docs
 from .hot import HotRoutes, endpoints_of
 from .metrics import instrument_store, process_stopped, record_llm_usage
 from .metrics import router as metrics_router
-from .middleware import BodyLimitMiddleware
+from .middleware import RequestBodyMiddleware
 from .observability import ObservabilityMiddleware
 from .problems import install_problem_handlers
 from .routers import (
@@ -197,7 +197,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_docs(app)
     # Innermost, so the body limit, CORS and the request id apply to hot requests too.
     app.add_middleware(HotRoutes, application=app, endpoints=endpoints_of(hot_routers))
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.request_body_bytes)
+    app.add_middleware(
+        RequestBodyMiddleware,
+        max_bytes=settings.limits.request_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
+    )
     if settings.cors_origins:
         credentials = settings.cors_allow_credentials
         if credentials is None:

@@ -27,7 +27,9 @@ __all__ = ["install_problem_handlers", "problem_response"]
 log = logging.getLogger("threadloom.server")
 
 _HTTP_TITLES = {
+    400: ("bad-request", "Bad request"),
     404: ("not-found", "Not found"),
+    408: ("request-timeout", "The request did not arrive in time"),
     413: ("payload-too-large", "The request is larger than allowed"),
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
