@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
+import re
 import typing
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette._utils import get_route_path  # the router's own root_path stripping
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ValidationFailed
@@ -225,22 +226,39 @@ class RouteTable:
     hot: tuple[HotRoute | None, ...]
     prefix: str
     """Every path these routes match starts with this (their text before the first "{")."""
-    matchers: tuple[Matcher, ...] = ()
-    """Each route's own ``matches``, the very test FastAPI's router makes."""
+    matchers: tuple[tuple[re.Pattern[str] | None, Matcher], ...] = ()
+    """Each route's own ``matches``, the very test FastAPI's router makes, after its path
+    regex where that test is the regex on the route path (a plain or API route), to skip
+    the routes that cannot match cheaply."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "matchers", tuple(route.matches for route in self.routes))
+        matchers = tuple(
+            (
+                _path_regex(route) if type(route.original_route) in (Route, APIRoute) else None,
+                route.matches,
+            )
+            for route in self.routes
+        )
+        object.__setattr__(self, "matchers", matchers)
 
     def match(self, scope: Scope) -> tuple[HotRoute, Scope] | None:
         """The hot route FastAPI would pick for ``scope`` (its first full match), with the
         child scope, or None when FastAPI would pick another route or none."""
-        if not get_route_path(scope).startswith(self.prefix):
+        route_path = get_route_path(scope)
+        if not route_path.startswith(self.prefix):
             return None
-        for matches, hot in zip(self.matchers, self.hot, strict=True):
+        for (regex, matches), hot in zip(self.matchers, self.hot, strict=True):
+            if regex is not None and regex.match(route_path) is None:
+                continue
             matched, child_scope = matches(scope)
             if matched is Match.FULL:
                 return None if hot is None else (hot, child_scope)
         return None
+
+
+def _path_regex(route: RouteContext) -> re.Pattern[str] | None:
+    regex = getattr(route, "path_regex", None)
+    return regex if isinstance(regex, re.Pattern) else None
 
 
 def endpoints_of(routers: Sequence[APIRouter]) -> frozenset[Any]:
