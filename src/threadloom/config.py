@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     """How many recent events each process keeps for clients that reconnect."""
     events_queue_size: int = Field(1000, ge=1)
     """How far a subscriber may fall behind before it is told so and disconnected."""
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    """How long a client may take to send a request's line and headers (from the
+    connection's opening, or the request's first byte); then its connection is closed."""
+    body_timeout_seconds: float = Field(30.0, gt=0)
+    """How long the server waits for a request's whole body (from when it starts reading
+    it); then it answers 408 and closes the connection."""
     busy_timeout_ms: int = Field(10_000, ge=0)
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=3600)
     idempotency_lease_seconds: int = Field(60, ge=1)

@@ -4,8 +4,16 @@
 hands it to uvicorn, which applies it again in every worker process. The request id comes
 from ``request_id_var``, which the server's middleware sets for each request.
 
-Nothing here logs headers or bodies: an access line names the method, the route template,
-the status and the duration, never the query string, an API key or a request body.
+Nothing here logs headers or bodies: an access line names the method, the route template
+(or ``<unmatched>``), the status and the duration, never the raw path, the query string, an
+API key or a request body.
+
+Nor does an exception carry request content into a log: its message may quote it (pydantic's
+``ValidationError`` shows each ``input_value``, a driver's error its SQL parameters), so a
+logged exception shows its traceback (files, lines, functions and their source) and, for each
+exception of the chain, its type and only what ``describe_exception`` says about it, never its
+message. The formatters here do that for every record, uvicorn's own too; ``redacted(exc)``
+gives a stand-in for a record's ``exc_info`` that is safe under any formatter.
 """
 
 from __future__ import annotations
@@ -17,15 +25,19 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import orjson
+from pydantic import ValidationError
 
 __all__ = [
     "ACCESS_LOGGER",
     "JsonFormatter",
     "LogFormat",
+    "RedactedError",
     "RequestIdFilter",
     "TextFormatter",
     "configure_logging",
+    "describe_exception",
     "logging_config",
+    "redacted",
     "request_id_var",
 ]
 
@@ -44,6 +56,67 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = request_id_var.get()
         return True
+
+
+class RedactedError(Exception):
+    """Stands in for an exception in a log: the same traceback, and for a message the type
+    of the original and what ``describe_exception`` says about it."""
+
+
+def describe_exception(exc: BaseException) -> str:
+    """What a log may say about ``exc``: its type, and facts that hold no request content
+    (a validation error's count and kinds, an OS error number, a database SQLSTATE)."""
+    kind = type(exc)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    facts = []
+    if isinstance(exc, ValidationError):
+        kinds = sorted(
+            {error["type"] for error in exc.errors(include_url=False, include_input=False)}
+        )
+        facts.append(f"{exc.error_count()} validation error(s) for {exc.title}: {', '.join(kinds)}")
+    if isinstance(exc, BaseExceptionGroup):
+        inner = ", ".join(describe_exception(sub) for sub in exc.exceptions)
+        facts.append(f"{len(exc.exceptions)} exceptions: {inner}")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        facts.append(f"errno {exc.errno}")
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        facts.append(f"SQLSTATE {sqlstate}")
+    return f"{name}: {'; '.join(facts)}" if facts else f"{name} (message withheld)"
+
+
+def redacted(exc: BaseException) -> BaseException:
+    """A stand-in for ``exc`` and the exceptions it was raised from or during, with their
+    tracebacks and without their messages: pass it as a record's ``exc_info``."""
+    seen: dict[int, BaseException] = {}
+
+    def stand_in(original: BaseException) -> BaseException:
+        if isinstance(original, RedactedError):
+            return original
+        if id(original) in seen:
+            return seen[id(original)]
+        copy = RedactedError(describe_exception(original)).with_traceback(original.__traceback__)
+        seen[id(original)] = copy
+        if original.__cause__ is not None:
+            copy.__cause__ = stand_in(original.__cause__)
+        if original.__context__ is not None:
+            copy.__context__ = stand_in(original.__context__)
+        copy.__suppress_context__ = original.__suppress_context__
+        return copy
+
+    return stand_in(exc)
+
+
+def _format_redacted(formatter: logging.Formatter, exc_info: Any) -> str:
+    value = exc_info[1] if isinstance(exc_info, tuple) else None
+    if not isinstance(value, BaseException):
+        return ""
+    safe = redacted(value)
+    return logging.Formatter.formatException(formatter, (type(safe), safe, safe.__traceback__))
 
 
 def _timestamp(record: logging.LogRecord) -> str:
@@ -71,6 +144,9 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
 
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return _format_redacted(self, ei)
+
 
 class TextFormatter(logging.Formatter):
     """``TIME LEVEL LOGGER [REQUEST_ID] MESSAGE``, the request id ``-`` outside a request."""
@@ -84,6 +160,9 @@ class TextFormatter(logging.Formatter):
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
+
+    def formatException(self, ei: Any) -> str:  # noqa: N802 (logging's name)
+        return _format_redacted(self, ei)
 
 
 def logging_config(level: str = "info", fmt: LogFormat = "text") -> dict[str, Any]:

@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from threadloom.config import Limits, Settings
 from threadloom.server.app import create_app
-from threadloom.server.hot import HotRoutes, hot_routes_of
+from threadloom.server.hot import HotRoutes, endpoints_of, hot_routes_of
 from threadloom.server.routers import messages, state, threads
 
 pytestmark = pytest.mark.anyio
@@ -49,27 +49,52 @@ def _hot_layer(app: FastAPI) -> HotRoutes:
     return layer
 
 
-@asynccontextmanager
-async def _client(
-    template: Path, tmp: Path, name: str, hot: bool, *, with_key: bool = False, **overrides: Any
-) -> AsyncIterator[tuple[httpx.AsyncClient, CountingApp | None]]:
-    path = tmp / f"{name}.db"
-    shutil.copy(template, path)
-    settings = Settings(
+def _settings(path: Path, **overrides: Any) -> Settings:
+    return Settings(
         database_url=f"sqlite:///{path}",
         migrate_on_start=False,
         _env_file=None,  # type: ignore[call-arg]
         **overrides,
     )
-    app = create_app(settings)
+
+
+async def _with_keys(template: Path, tmp: Path) -> tuple[Path, dict[str, dict[str, str]]]:
+    """A copy of ``template`` holding a key of each role, and the headers of every kind of
+    caller: each role's key, a wrong key and none (from then on every request needs one)."""
+    path = tmp / "keyed.db"
+    shutil.copy(template, path)
+    app = create_app(_settings(path))
+    headers: dict[str, dict[str, str]] = {"wrong key": {"X-API-Key": "tl_wrong"}, "no key": {}}
+    async with app.router.lifespan_context(app):
+        for role in ("admin", "writer", "reader"):
+            space = None if role == "admin" else "default"
+            secret, _ = await app.state.services.keys.create(role, space, role)
+            headers[role] = {"Authorization": f"Bearer {secret}"}
+    return path, headers
+
+
+@asynccontextmanager
+async def _client(
+    template: Path,
+    tmp: Path,
+    name: str,
+    hot: bool,
+    *,
+    headers: dict[str, str] | None = None,
+    root_path: str = "",
+    **overrides: Any,
+) -> AsyncIterator[tuple[httpx.AsyncClient, CountingApp | None]]:
+    path = tmp / f"{name}.db"
+    shutil.copy(template, path)
+    app = create_app(_settings(path, **overrides))
     if not hot:
         app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
     async with app.router.lifespan_context(app):
-        if with_key:  # from then on every request needs one
-            await app.state.services.keys.create("admin", None, "root")
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
-            await client.get("/healthz")  # builds the middleware stack
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, root_path=root_path)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://localhost", headers=headers
+        ) as client:
+            await client.get(f"{root_path}/healthz")  # builds the middleware stack
             counter = None
             if hot:
                 layer = _hot_layer(app)
@@ -222,13 +247,13 @@ NOT_HOT: list[Request] = [
 
 
 async def _run_both(
-    sqlite_template: Path, tmp_path: Path, script: list[Request], **overrides: Any
+    sqlite_template: Path, tmp_path: Path, script: list[Request], **options: Any
 ) -> tuple[list[Any], list[Any], list[int]]:
     """Answers of the app with and without the hot path, and how many requests of each step
     reached FastAPI behind the hot path."""
     hot_answers, plain_answers, reached = [], [], []
-    async with _client(sqlite_template, tmp_path, "hot", True, **overrides) as (hot, counter):
-        async with _client(sqlite_template, tmp_path, "plain", False, **overrides) as (plain, _):
+    async with _client(sqlite_template, tmp_path, "hot", True, **options) as (hot, counter):
+        async with _client(sqlite_template, tmp_path, "plain", False, **options) as (plain, _):
             assert counter is not None
             for method, path, kwargs in script:
                 before = counter.calls
@@ -323,24 +348,38 @@ async def test_the_hot_path_refuses_what_fastapi_refuses(
 async def test_a_hostile_body_without_a_key_is_401_on_both_paths(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
-    hot, plain, _ = await _run_both(sqlite_template, tmp_path, HOSTILE_BODIES, with_key=True)
+    template, headers = await _with_keys(sqlite_template, tmp_path)
+    hot, plain, _ = await _run_both(template, tmp_path, HOSTILE_BODIES, headers=headers["no key"])
     assert hot == plain
     assert {answer[0] for answer in hot} == {401}
 
 
-async def test_a_missing_key_is_answered_on_the_hot_path(
-    sqlite_template: Path, tmp_path: Path
+CALLERS = ["admin", "writer", "reader", "wrong key", "no key"]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_every_caller_gets_the_answer_fastapi_gives(
+    sqlite_template: Path, tmp_path: Path, caller: str
 ) -> None:
-    script: list[Request] = [
-        ("GET", f"{THREADS}/t1/messages", {}),
-        ("POST", f"{THREADS}/t1/messages", {"json": {"content": "x"}}),
-        ("GET", f"{THREADS}/t1", {"headers": {"X-API-Key": "tl_wrong"}}),
-    ]
-    hot, plain, reached = await _run_both(sqlite_template, tmp_path, script, with_key=True)
-    assert hot == plain
-    assert [answer[0] for answer in hot] == [401, 401, 401]
-    assert hot[0][1]["www-authenticate"] is not None
-    assert reached == [0, 0, 0]
+    template, headers = await _with_keys(sqlite_template, tmp_path)
+    script = REGULAR + RAISED + DECLINED + NOT_HOT
+    hot, plain, reached = await _run_both(template, tmp_path, script, headers=headers[caller])
+    for step, (a, b) in enumerate(zip(hot, plain, strict=True)):
+        assert a == b, f"step {step}: {script[step][:2]}"
+    statuses = [answer[0] for answer in hot]
+    regular_and_raised = len(REGULAR) + len(RAISED)
+    # The hot path answered the regular requests itself, whatever the answer was.
+    assert reached[:regular_and_raised] == [0] * regular_and_raised
+    if caller in ("wrong key", "no key"):
+        assert statuses[:regular_and_raised] == [401] * regular_and_raised
+        assert hot[0][1]["www-authenticate"] is not None
+    elif caller == "reader":
+        writes = [i for i, (method, _, _) in enumerate(REGULAR) if method != "GET"]
+        assert {statuses[i] for i in writes} == {403}
+    else:
+        creates = [i for i, (method, path, _) in enumerate(REGULAR) if method == "POST"]
+        creates = [i for i in creates if not REGULAR[i][1].endswith("/restore")]
+        assert [statuses[i] for i in creates] == [201] * len(creates)  # writes went through
 
 
 async def test_an_unexpected_error_is_a_bare_500(
@@ -423,9 +462,11 @@ async def test_a_client_gone_before_its_body_gets_no_answer_and_writes_nothing(
     assert page["data"] == []
 
 
-def test_the_hot_endpoints_are_the_ones_named() -> None:
-    routes = hot_routes_of((messages.router, state.router, threads.router))
-    hot = {route.route.endpoint.__name__ for route in routes if route.hot}
+def test_the_hot_endpoints_are_the_ones_named(tmp_path: Path) -> None:
+    app = create_app(_settings(tmp_path / "unopened.db"))
+    hot_routers = (messages.router, state.router, threads.router)
+    table = hot_routes_of(app.router.routes, endpoints_of(hot_routers))
+    hot = {route.route.endpoint.__name__ for route in table.hot if route is not None}
     assert hot == {
         "list_messages",
         "append_message",
@@ -441,7 +482,11 @@ def test_the_hot_endpoints_are_the_ones_named() -> None:
         "restore_thread",
     }
     # A merge patch body and a plain query parameter are FastAPI's to read.
-    cold = {route.route.endpoint.__name__ for route in routes if not route.hot}
+    cold = {
+        route.endpoint.__name__
+        for route, compiled in zip(table.routes, table.hot, strict=True)
+        if compiled is None and route.endpoint in endpoints_of(hot_routers)
+    }
     assert cold == {"patch_state", "delete_thread"}
 
 
@@ -469,11 +514,12 @@ async def test_an_endpoint_that_reads_the_body_itself_still_gets_it() -> None:
     ) -> Response:
         return Response(f"{name} {item.a} ".encode() + await request.body())
 
-    routes = hot_routes_of([router])
-    assert [route.hot for route in routes] == [True]
     application = FastAPI()
     application.include_router(router)
-    application.add_middleware(HotRoutes, routes=routes, handlers=application.exception_handlers)
+    table = hot_routes_of(application.router.routes, endpoints_of([router]))
+    routes = zip(table.routes, table.hot, strict=True)
+    assert [route.endpoint for route, hot in routes if hot is not None] == [echo]
+    application.add_middleware(HotRoutes, application=application, endpoints=endpoints_of([router]))
     transport = httpx.ASGITransport(app=application)
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         response = await client.post(

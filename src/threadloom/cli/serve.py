@@ -56,14 +56,31 @@ def serve(
             envvar="THREADLOOM_LOG_FORMAT", help="text, or json for one JSON object a line."
         ),
     ] = "text",
+    header_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="THREADLOOM_HEADER_TIMEOUT_SECONDS",
+            help="Seconds a client may take to send a request's headers  [default: 10]",
+        ),
+    ] = None,
+    body_timeout: Annotated[
+        float | None,
+        typer.Option(
+            envvar="THREADLOOM_BODY_TIMEOUT_SECONDS",
+            help="Seconds the server waits for a request's whole body  [default: 30]",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP server (migrating the database first)."""
+    import functools
+
     import uvicorn
 
     from ..core.auth import is_loopback
     from ..core.providers import checked_llm_config
     from ..logs import configure_logging, logging_config
     from ..server.metrics import clear_multiprocess_dir
+    from ..server.protocol import TimedHttpToolsProtocol
     from ..store import create_store
     from ..store.migrate import migrate
 
@@ -72,7 +89,15 @@ def serve(
     if log_format not in ("text", "json"):
         raise fail("--log-format is text or json")
     configure_logging(log_level, log_format)  # type: ignore[arg-type]
-    settings = _settings(database_url, host=host, port=port, workers=workers, insecure=insecure)
+    settings = _settings(
+        database_url,
+        host=host,
+        port=port,
+        workers=workers,
+        insecure=insecure,
+        header_timeout_seconds=header_timeout,
+        body_timeout_seconds=body_timeout,
+    )
     # Here, where a failure is one line: the language model must be usable before anything
     # starts (each worker checks again, in its lifespan).
     checked_llm_config(settings.llm_config)
@@ -100,6 +125,15 @@ def serve(
         THREADLOOM_MIGRATE_ON_START="false",
         THREADLOOM_LOG_LEVEL=log_level,
         THREADLOOM_LOG_FORMAT=log_format,
+        THREADLOOM_HEADER_TIMEOUT_SECONDS=str(settings.header_timeout_seconds),
+        THREADLOOM_BODY_TIMEOUT_SECONDS=str(settings.body_timeout_seconds),
+    )
+    # uvicorn waits for ever on a request's head; this protocol closes a connection whose
+    # head (or unread body) stalls (protocol.py). A partial pickles, for worker processes.
+    http = functools.partial(
+        TimedHttpToolsProtocol,
+        header_timeout=settings.header_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
     )
     clear_multiprocess_dir()
     uvicorn.run(
@@ -112,5 +146,9 @@ def serve(
         # One logging set-up for uvicorn and the app; the app writes the access lines.
         log_config=logging_config(log_level, log_format),  # type: ignore[arg-type]
         access_log=False,
+        # No route speaks WebSocket; uvicorn would answer a handshake itself and log its raw
+        # path and query. Without a WebSocket protocol an upgrade is a plain HTTP request.
+        ws="none",
+        http=http,  # type: ignore[arg-type]
         proxy_headers=True,
     )

@@ -20,10 +20,10 @@ from ..store import create_store
 from ..store.batching import group_commit
 from ..store.migrate import migrate
 from .docs import install_docs
-from .hot import HotRoutes, hot_routes_of
+from .hot import HotRoutes, endpoints_of
 from .metrics import instrument_store, process_stopped, record_llm_usage
 from .metrics import router as metrics_router
-from .middleware import BodyLimitMiddleware
+from .middleware import RequestBodyMiddleware
 from .observability import ObservabilityMiddleware
 from .problems import install_problem_handlers
 from .routers import (
@@ -196,10 +196,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(metrics_router)
     install_docs(app)
     # Innermost, so the body limit, CORS and the request id apply to hot requests too.
+    app.add_middleware(HotRoutes, application=app, endpoints=endpoints_of(hot_routers))
     app.add_middleware(
-        HotRoutes, routes=hot_routes_of(hot_routers), handlers=app.exception_handlers
+        RequestBodyMiddleware,
+        max_bytes=settings.limits.request_body_bytes,
+        timeout_seconds=settings.body_timeout_seconds,
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.request_body_bytes)
     if settings.cors_origins:
         credentials = settings.cors_allow_credentials
         if credentials is None:

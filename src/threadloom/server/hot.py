@@ -8,35 +8,56 @@ one query dependency, a JSON body parsed and validated in one pydantic call, str
 and calls the very same endpoint functions. The endpoints stay FastAPI routes: OpenAPI
 documents them unchanged, and every other route is FastAPI's as before.
 
-It only takes the regular path. When anything about a request is irregular (a path value,
-a query or a body that does not validate, a body that is not JSON), the request goes on to
-FastAPI, body intact, which answers exactly as it would have, so error documents have one
-source. An error raised by a dependency or an endpoint is answered by the application's own
-exception handlers (problems.py). FastAPI's ``dependency_overrides`` do not reach the hot
-endpoints; nothing in threadloom uses them.
+It fails closed: a request goes on to FastAPI, body intact, whenever the hot path cannot
+show that it would do what FastAPI does:
+
+- a route is compiled from the application's own routes (``app.router.routes``, so with
+  every ``include_router`` prefix), and only when its effective dependencies are exactly
+  the endpoint's own: a guard added with ``dependencies=[...]`` on the route, its router,
+  ``include_router`` or the application keeps the route FastAPI's;
+- a request is served hot only when the route FastAPI would pick (the first full match of
+  ``route.matches``, in FastAPI's order, under the scope's ``root_path``) is a hot route;
+- while ``app.dependency_overrides`` is not empty (read for every request), nothing is hot;
+- when anything about a request is irregular (a path value, a query or a body that does
+  not validate, a body that is not JSON), FastAPI answers it, so error documents have one
+  source.
+
+An error raised by a dependency or an endpoint is answered by the application's own
+exception handlers (problems.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import re
 import typing
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import params
+from fastapi import FastAPI, params
 from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute, APIRouter
+from fastapi.routing import APIRoute, APIRouter, RouteContext, iter_route_contexts
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette._utils import get_route_path  # the router's own root_path stripping
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..errors import ValidationFailed
 
-__all__ = ["HotRoute", "HotRoutes", "NotHotEligible", "compile_hot_route", "hot_routes_of"]
+__all__ = [
+    "HotRoute",
+    "HotRoutes",
+    "NotHotEligible",
+    "RouteTable",
+    "compile_hot_route",
+    "endpoints_of",
+    "hot_routes_of",
+]
 
 Handlers = typing.Mapping[Any, Callable[[Request, Any], Response | Awaitable[Response]]]
 
@@ -59,16 +80,14 @@ class _Param:
     read: Callable[[Request, dict[str, str], bytes], Any]
     is_async: bool = False
     is_body: bool = False
+    dependency: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HotRoute:
     route: APIRoute
-    regex: re.Pattern[str]
-    methods: frozenset[str]
-    hot: bool
-    params: tuple[_Param, ...] = ()
-    reads_body: bool = False
+    params: tuple[_Param, ...]
+    reads_body: bool
 
 
 def _json_body(content_type: str | None) -> bool:
@@ -124,7 +143,7 @@ def _dependency_reader(name: str, call: Callable[..., Any]) -> _Param:
         except RequestValidationError:
             raise _Decline from None
 
-    return _Param(name, read, is_async=True)
+    return _Param(name, read, is_async=True, dependency=call)
 
 
 def _param(name: str, hint: Any, default: Any, path_names: set[str]) -> _Param:
@@ -146,38 +165,127 @@ def _param(name: str, hint: Any, default: Any, path_names: set[str]) -> _Param:
     raise NotHotEligible(f"parameter {name!r} ({hint!r}) is not one the hot path reads")
 
 
-def compile_hot_route(route: APIRoute, hot: bool) -> HotRoute:
-    """What the hot path needs to match ``route`` and, when ``hot``, to call its endpoint."""
-    methods = frozenset(route.methods or ())
-    if not hot:
-        return HotRoute(route, route.path_regex, methods, hot=False)
+def _bind_dependencies(
+    context: RouteContext, name: str, found: Sequence[_Param]
+) -> tuple[_Param, ...]:
+    """``found`` with each ``Depends`` parameter calling what FastAPI calls for it: the
+    route's effective dependency tree must be one dependency per such parameter, each taking
+    the request alone, and nothing else (no guard of the route, its routers, an
+    ``include_router`` or the application)."""
+    if context.dependencies:
+        raise NotHotEligible(f"{name} has dependencies of its route, router or application")
+    subs = {sub.name: sub for sub in context.dependant.dependencies}
+    wanted = {param.name for param in found if param.dependency is not None}
+    if None in subs or set(subs) != wanted or len(context.dependant.dependencies) != len(subs):
+        raise NotHotEligible(f"{name} has dependencies the hot path does not call")
+    for sub in subs.values():
+        if sub.dependencies or sub.request_param_name is None:
+            raise NotHotEligible(f"dependency {sub.name!r} of {name} has dependencies of its own")
+    return tuple(
+        _dependency_reader(param.name, subs[param.name].call)
+        if param.dependency is not None
+        else param
+        for param in found
+    )
+
+
+def compile_hot_route(context: RouteContext) -> HotRoute:
+    """What the hot path needs to call the endpoint of a route as FastAPI serves it (with
+    its include prefixes and dependencies), or NotHotEligible."""
+    route = context.route
+    # A custom route class may do anything per request.
+    if not isinstance(route, APIRoute) or type(route) is not APIRoute:
+        raise NotHotEligible(f"{route!r} is not a plain API route")
     endpoint = route.endpoint
+    if context.max_body_size is not None:
+        raise NotHotEligible(f"{endpoint.__name__} has a body size limit of its own")
     if not inspect.iscoroutinefunction(endpoint):
         raise NotHotEligible(f"{endpoint.__name__} is not `async def`")
     hints = typing.get_type_hints(endpoint, include_extras=True)
     if hints.get("return") is not Response:
         raise NotHotEligible(f"{endpoint.__name__} must return a Response")
-    path_names = set(route.param_convertors)
+    path_names = set(context.param_convertors)
     found = tuple(
         _param(name, hints[name], parameter.default, path_names)
         for name, parameter in inspect.signature(endpoint).parameters.items()
     )
-    return HotRoute(route, route.path_regex, methods, True, found, any(p.is_body for p in found))
+    found = _bind_dependencies(context, endpoint.__name__, found)
+    return HotRoute(route, found, any(p.is_body for p in found))
 
 
-def hot_routes_of(routers: Sequence[APIRouter]) -> list[HotRoute]:
-    """Every route of ``routers``, in order; hot where the hot path can read its parameters
-    (the others, such as a merge patch body or a plain query parameter, stay FastAPI's)."""
-    compiled = []
-    for router in routers:
-        for route in router.routes:
-            if not isinstance(route, APIRoute):
-                raise NotHotEligible(f"{route!r} is not an API route")
-            try:
-                compiled.append(compile_hot_route(route, hot=True))
-            except NotHotEligible:
-                compiled.append(compile_hot_route(route, hot=False))
-    return compiled
+Matcher = Callable[[Scope], tuple[Match, Scope]]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """The application's routes as FastAPI tries them (included routers flattened, in
+    order), up to the last hot one, each with its compiled form when it is hot (None when
+    FastAPI must serve it)."""
+
+    routes: tuple[RouteContext, ...]
+    hot: tuple[HotRoute | None, ...]
+    prefix: str
+    """Every path these routes match starts with this (their text before the first "{")."""
+    matchers: tuple[tuple[re.Pattern[str] | None, Matcher], ...] = ()
+    """Each route's own ``matches``, the very test FastAPI's router makes, after its path
+    regex where that test is the regex on the route path (a plain or API route), to skip
+    the routes that cannot match cheaply."""
+
+    def __post_init__(self) -> None:
+        matchers = tuple(
+            (
+                _path_regex(route) if type(route.original_route) in (Route, APIRoute) else None,
+                route.matches,
+            )
+            for route in self.routes
+        )
+        object.__setattr__(self, "matchers", matchers)
+
+    def match(self, scope: Scope) -> tuple[HotRoute, Scope] | None:
+        """The hot route FastAPI would pick for ``scope`` (its first full match), with the
+        child scope, or None when FastAPI would pick another route or none."""
+        route_path = get_route_path(scope)
+        if not route_path.startswith(self.prefix):
+            return None
+        for (regex, matches), hot in zip(self.matchers, self.hot, strict=True):
+            if regex is not None and regex.match(route_path) is None:
+                continue
+            matched, child_scope = matches(scope)
+            if matched is Match.FULL:
+                return None if hot is None else (hot, child_scope)
+        return None
+
+
+def _path_regex(route: RouteContext) -> re.Pattern[str] | None:
+    regex = getattr(route, "path_regex", None)
+    return regex if isinstance(regex, re.Pattern) else None
+
+
+def endpoints_of(routers: Sequence[APIRouter]) -> frozenset[Any]:
+    """The endpoint functions of ``routers``' routes: the ones to serve hot where they can be."""
+    return frozenset(getattr(route, "endpoint", None) for r in routers for route in r.routes)
+
+
+def hot_routes_of(routes: Sequence[BaseRoute], endpoints: Collection[Any]) -> RouteTable:
+    """The route table of an application's ``routes``: a route is hot when its endpoint is
+    one of ``endpoints`` and the hot path can read its parameters and call its dependencies
+    (the others, such as a merge patch body, a plain query parameter or a guarded route,
+    stay FastAPI's)."""
+    contexts = list(iter_route_contexts(routes))
+    compiled: list[HotRoute | None] = []
+    for context in contexts:
+        hot = None
+        if context.endpoint in endpoints:
+            with contextlib.suppress(NotHotEligible):
+                hot = compile_hot_route(context)
+        compiled.append(hot)
+    last = max((i for i, hot in enumerate(compiled) if hot is not None), default=-1)
+    kept = contexts[: last + 1]
+    paths = [context.path for context in kept]
+    prefix = os.path.commonprefix(
+        [path.split("{", 1)[0] if isinstance(path, str) else "" for path in paths]
+    )
+    return RouteTable(tuple(kept), tuple(compiled[: last + 1]), prefix)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -207,39 +315,35 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
 
 
 class HotRoutes:
-    """Innermost middleware: serves ``routes`` marked hot, passes everything else on.
+    """Innermost middleware: serves the hot routes of ``application``, passes everything
+    else on. A route is hot when its endpoint is one of ``endpoints`` and it compiles (see
+    ``hot_routes_of``); the table is built when the middleware stack is, at start-up.
+    Errors are answered by ``application``'s exception handlers."""
 
-    ``routes`` must be, in order, the first routes FastAPI would try for the paths they
-    match (hot or not), so that the first full match here is FastAPI's first full match.
-    ``handlers`` are the application's exception handlers (read when a request needs one)."""
-
-    def __init__(self, app: ASGIApp, routes: Sequence[HotRoute], handlers: Handlers) -> None:
+    def __init__(self, app: ASGIApp, application: FastAPI, endpoints: Collection[Any]) -> None:
         self.app = app
-        self.routes = tuple(routes)
-        self.handlers = handlers
-        # Every path the routes match starts with this (their text before the first "{").
-        self.prefix = os.path.commonprefix([r.route.path.split("{", 1)[0] for r in self.routes])
-
-    def _match(self, method: str, path: str) -> tuple[HotRoute, dict[str, str]] | None:
-        if not path.startswith(self.prefix):
-            return None
-        for candidate in self.routes:
-            found = candidate.regex.match(path)
-            if found is not None and method in candidate.methods:
-                return candidate, found.groupdict()
-        return None
+        self.application = application
+        self.table = hot_routes_of(application.router.routes, endpoints)
+        self.handlers: Handlers = application.exception_handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if (
+            scope["type"] != "http"
+            or self.application.dependency_overrides
+            or "fastapi.telemetry" in scope  # FastAPI records the route it picks
+        ):
             await self.app(scope, receive, send)
             return
-        matched = self._match(scope["method"], scope["path"])
-        if matched is None or not matched[0].hot:
+        matched = self.table.match(scope)
+        if matched is None:
             await self.app(scope, receive, send)
             return
-        hot, path = matched
+        hot, child_scope = matched
+        # What FastAPI's router would put in the scope before calling the route.
+        scope.setdefault("router", self.application.router)
+        scope.update(child_scope)
         scope["route"] = hot.route
-        scope["path_params"] = path
+        path = scope["path_params"]
         body = b""
         try:
             if hot.reads_body:

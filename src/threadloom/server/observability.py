@@ -3,6 +3,10 @@
 Every response carries ``X-Request-ID``: the client's own when it sent a valid one (visible
 ASCII, at most 128 characters), otherwise a new one. The id is in ``request_id_var`` while
 the request runs, so every log line written for the request carries it.
+
+A request is named by its route template (``/v1/spaces/{space_id}/threads``), in the access
+line and in the metrics alike, or ``<unmatched>`` when no route matched it: never by its raw
+path or query, which may hold anything a client typed (an API key pasted into a URL).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from ..ids import ProcessSequence
 from ..logs import ACCESS_LOGGER, request_id_var
 from . import metrics
 
-__all__ = ["REQUEST_ID_HEADER", "ObservabilityMiddleware"]
+__all__ = ["REQUEST_ID_HEADER", "ObservabilityMiddleware", "route_of"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER = b"x-request-id"
@@ -34,10 +38,18 @@ def new_request_id() -> bytes:
     return f"{part}{number & 0xFFFFFFFF:08x}".encode()
 
 
-def _route_of(scope: Scope) -> str | None:
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    return path if isinstance(path, str) else None
+def route_of(scope: Scope) -> str:
+    """The template of the route that served ``scope``, or ``<unmatched>``."""
+    path = getattr(scope.get("route"), "path", None)
+    if isinstance(path, str):
+        return path
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:  # a plain Starlette route (the API docs) puts no "route" here
+        for route in getattr(scope.get("app"), "routes", ()):
+            path = getattr(route, "path", None)
+            if getattr(route, "endpoint", None) is endpoint and isinstance(path, str):
+                return path
+    return metrics.UNMATCHED_ROUTE
 
 
 class ObservabilityMiddleware:
@@ -82,14 +94,12 @@ class ObservabilityMiddleware:
             self._finish(scope, status, perf_counter() - start)
 
     def _finish(self, scope: Scope, status: int, seconds: float) -> None:
-        route = _route_of(scope)
+        route = route_of(scope)
         if self.record_metrics:
-            metrics.observe_request(
-                scope["method"], route or metrics.UNMATCHED_ROUTE, status, seconds
-            )
+            metrics.observe_request(scope["method"], route, status, seconds)
         if access_log.isEnabledFor(logging.INFO):
             method = scope["method"]
-            path = route or scope["path"]
+            path = route
             duration_ms = round(seconds * 1000, 2)
             extra: dict[str, Any] = {
                 "method": method,

@@ -1,7 +1,8 @@
 """Every error becomes ``application/problem+json`` (RFC 9457) here, and only here.
 
 No stack trace reaches a client: an unexpected exception is logged with the request's
-method and path and answered with a bare 500 problem.
+method and route template, its traceback redacted of every exception message (logs.py), and
+answered with a bare 500 problem.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from ..errors import PROBLEM_BASE, ThreadloomError
-from ..logs import request_id_var
+from ..logs import redacted, request_id_var
+from .observability import route_of
 from .responses import PROBLEM_MEDIA_TYPE
 
 __all__ = ["install_problem_handlers", "problem_response"]
@@ -25,7 +27,9 @@ __all__ = ["install_problem_handlers", "problem_response"]
 log = logging.getLogger("threadloom.server")
 
 _HTTP_TITLES = {
+    400: ("bad-request", "Bad request"),
     404: ("not-found", "Not found"),
+    408: ("request-timeout", "The request did not arrive in time"),
     413: ("payload-too-large", "The request is larger than allowed"),
     405: ("method-not-allowed", "Method not allowed"),
     406: ("not-acceptable", "Not acceptable"),
@@ -105,7 +109,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    route = route_of(request.scope)
+    log.error("unhandled error on %s %s", request.method, route, exc_info=redacted(exc))
     problem = {
         "type": PROBLEM_BASE + "internal-error",
         "title": "Internal server error",

@@ -17,6 +17,7 @@ from starlette.responses import StreamingResponse
 from ..core.chat import ChatDelta, ChatRun
 from ..core.live import LiveEvent
 from ..errors import PROBLEM_BASE, ThreadloomError
+from ..logs import describe_exception, redacted
 from .metrics import stream_closed, stream_opened
 
 __all__ = [
@@ -47,7 +48,7 @@ def event(name: str, data: Any, event_id: str | None = None) -> ServerSentEvent:
 def _error_problem(exc: Exception, instance: str) -> dict[str, Any]:
     if isinstance(exc, ThreadloomError):
         return exc.to_problem(instance)
-    log.error("a chat stream failed on %s", instance, exc_info=exc)
+    log.error("a chat stream failed", exc_info=redacted(exc))
     return {
         "type": PROBLEM_BASE + "internal-error",
         "title": "Internal server error",
@@ -93,21 +94,21 @@ def replayed_event_response(message: bytes) -> EventSourceResponse:
     return EventSourceResponse(once(), headers={**_NO_BUFFERING, "Idempotent-Replayed": "true"})
 
 
-async def _chat_text(run: ChatRun, instance: str) -> AsyncIterator[str]:
+async def _chat_text(run: ChatRun) -> AsyncIterator[str]:
     try:
         async for item in run.events():
             if isinstance(item, ChatDelta):
                 yield item.text
     except Exception as exc:
         # The status line is sent: all a plain text reader can be told is that it ended.
-        log.warning("a plain text chat stream on %s failed: %s", instance, exc)
+        log.warning("a plain text chat stream failed: %s", describe_exception(exc))
     finally:
         run.abandon()
 
 
-def chat_text_response(run: ChatRun, instance: str) -> StreamingResponse:
+def chat_text_response(run: ChatRun) -> StreamingResponse:
     return StreamingResponse(
-        _chat_text(run, instance), media_type="text/plain; charset=utf-8", headers=_NO_BUFFERING
+        _chat_text(run), media_type="text/plain; charset=utf-8", headers=_NO_BUFFERING
     )
 
 

@@ -78,7 +78,7 @@ async def chat(body: SessionChatRequest, request: Request, ctx: Ctx) -> Response
     _, run = await ctx.services.sessions.start(ctx.principal, body.session_id, body.message)
     if wants_event_stream(request.headers.get("accept")):
         return chat_event_response(run, request.url.path)
-    return chat_text_response(run, request.url.path)
+    return chat_text_response(run)
 
 
 @router.get(
