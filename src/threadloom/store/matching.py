@@ -15,14 +15,14 @@ without a title matches no ``q``; an empty ``q`` is no filter.
 ``metadata[KEY]=VALUE``: VALUE (always text in a query string) matches a thread whose
 metadata has KEY with a scalar value equal to it:
 
-* a string: equal as text (``"1"`` matches ``1`` as text only if the value is the string);
+* a string: VALUE is that text (``1`` does not match the string ``"1.0"``);
 * ``true``/``false``: VALUE is ``true``/``false``;
 * a number: VALUE is a JSON number with the same value. A number's value is what JSON
   parsing makes of it, an exact integer when it has no fraction or exponent and an IEEE
-  double otherwise; integers and doubles compare exactly. So ``1``, ``1.0`` and ``1e0``
-  match each other, and ``1e+20`` matches ``100000000000000000000``, but ``0.1`` does not
-  match ``0.1000000000000000055511151231257827`` written as an integer-free decimal unless
-  both parse to the same double (they do).
+  double otherwise, and integers and doubles compare exactly. So ``1``, ``1.0`` and
+  ``1e0`` match each other, ``1e+20`` matches ``100000000000000000000``, ``0.1`` matches
+  ``0.10``, and ``9007199254740993`` does not match ``9007199254740993.0`` (that double
+  is 2**53).
 
 ``null``, objects and arrays match nothing, whatever VALUE is.
 """
