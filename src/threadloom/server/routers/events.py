@@ -38,6 +38,12 @@ _RESUME = {
 }
 
 
+class _EventStream(Response):
+    """Only documents the 200 response as an event stream (and not also as JSON)."""
+
+    media_type = SSE_MEDIA_TYPE
+
+
 def _last_event_id(request: Request) -> str | None:
     return request.headers.get("last-event-id") or request.query_params.get("last_event_id")
 
@@ -45,6 +51,7 @@ def _last_event_id(request: Request) -> str | None:
 @router.get(
     "/threads/{thread_id}/events",
     summary="Follow a thread",
+    response_class=_EventStream,
     responses={**problems(404), **_DOC},
     openapi_extra=_RESUME,
 )
@@ -62,6 +69,7 @@ async def thread_events(
 @router.get(
     "/events",
     summary="Follow every thread of a space",
+    response_class=_EventStream,
     responses={**problems(404), **_DOC},
     openapi_extra=_RESUME,
 )
