@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..deps import Ctx, SpaceId, ThreadId
 from ..responses import problems
-from ..streams import SSE_MEDIA_TYPE, live_event_response
+from ..streams import SSE_EVENT_SCHEMA, SSE_MEDIA_TYPE, live_event_response
 
 router = APIRouter(prefix="/v1/spaces/{space_id}", tags=["events"])
 
@@ -22,7 +22,7 @@ _DOC: dict[int | str, dict[str, Any]] = {
         "owner; `replay.incomplete` "
         "when a resumed stream could not replay everything; `lagged` (then the stream ends) "
         "when the client fell too far behind.",
-        "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        "content": {SSE_MEDIA_TYPE: {"schema": SSE_EVENT_SCHEMA}},
     }
 }
 _RESUME = {
