@@ -4,6 +4,7 @@ are idempotent, reversible, and safe when several processes run them at once."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
 import subprocess
@@ -267,4 +268,45 @@ def test_concurrent_migrations_of_a_fresh_database_all_succeed(
     assert set(snapshot["tables"]) == TABLES | {"alembic_version"}
     assert snapshot["versions"] == [_head(fresh_url)]
     assert [space[0] for space in snapshot["spaces"]] == ["default"]
+    assert _differences(fresh_url) == []
+
+
+def test_the_matching_migration_fills_in_the_threads_that_exist(fresh_url: str) -> None:
+    """0004 adds the case-folded title and the metadata terms and computes them in Python
+    for every thread written before it, so the new filters find old threads too."""
+    migrate(fresh_url, "0003")
+
+    def add_threads(connection: sa.Connection) -> None:
+        for n, (title, metadata) in enumerate(
+            [("École du soir", '{"v": 1e20, "o": {"x": 1}}'), (None, '{"v": "1"}')]
+        ):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO threads (space_id, id, title, public, status, metadata,"
+                    " state_version, role_mapping, message_count, last_seq, created_at,"
+                    " updated_at) VALUES ('default', :id, :title, false, 'active',"
+                    + (
+                        " :metadata"
+                        if connection.dialect.name == "sqlite"
+                        else " CAST(:metadata AS jsonb)"
+                    )
+                    + ", 0, '{}', 0, 0, :now, :now)"
+                ),
+                {"id": f"t{n}", "title": title, "metadata": metadata, "now": _now_for(connection)},
+            )
+        connection.commit()
+
+    _inspect(fresh_url, add_threads)
+    migrate(fresh_url)
+
+    def read(connection: sa.Connection) -> list[Any]:
+        rows = connection.execute(
+            sa.text("SELECT id, title_folded, metadata_terms FROM threads ORDER BY id")
+        ).fetchall()
+        return [(r[0], r[1], json.loads(r[2]) if isinstance(r[2], str) else r[2]) for r in rows]
+
+    assert _inspect(fresh_url, read) == [
+        ("t0", "école du soir", {"v": "n:100000000000000000000"}),
+        ("t1", None, {"v": "s:1"}),
+    ]
     assert _differences(fresh_url) == []

@@ -423,13 +423,16 @@ class ThreadListQuery(_Query):
     owner_id: str | None = None
     title: str | None = Field(None, description="The exact title.")
     public: bool | None = None
-    q: str | None = Field(None, description="A substring of the title (case-insensitive).")
+    q: str | None = Field(
+        None, description="A substring of the title, compared after Unicode case folding."
+    )
     order_by: Literal["updated_at", "created_at"] = "updated_at"
     order: Literal["asc", "desc"] = "desc"
     metadata: tuple[tuple[str, str], ...] = Field(
         (),
-        description="From metadata[KEY]=VALUE parameters: exact matches on the text form of "
-        "the value; all must match.",
+        description="From metadata[KEY]=VALUE parameters, all of which must match: VALUE "
+        "equals the scalar at KEY (a string as text, true/false, a number by value, so 1e+20 "
+        "matches 100000000000000000000); null, objects and arrays never match.",
         json_schema_extra={"x-threadloom-internal": True},
     )
 

@@ -273,3 +273,17 @@ async def test_chat_errors_are_problems(api: httpx.AsyncClient) -> None:
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
     assert await messages_of(api, thread_id) == []
+
+
+async def test_a_chat_image_that_is_no_url_is_refused_before_anything_is_written(
+    api: httpx.AsyncClient,
+) -> None:
+    thread_id = await new_thread(api)
+    for stream in (False, True):
+        bad = await api.post(
+            chat_url(thread_id), json={"content": "hi", "images": ["x"], "stream": stream}
+        )
+        assert bad.status_code == 422, bad.text
+        assert bad.headers["content-type"].startswith("application/problem+json")
+        assert "images[0]" in bad.text
+    assert await messages_of(api, thread_id) == []

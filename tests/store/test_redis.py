@@ -275,3 +275,39 @@ def test_prefix_cleanup_helper_deletes_only_its_prefix(redis_url: str) -> None:
         client.unlink(f"{theirs}:a")
     finally:
         client.close()
+
+
+async def test_a_store_of_schema_1_gets_the_match_fields_when_it_opens(
+    settings: Settings, store: Store, raw: aioredis.Redis
+) -> None:
+    """Thread hashes written before schema 2 had ``title_lc`` (lower-cased) and ``m:KEY``
+    in text form; opening the store rewrites them into the fields the filters read now."""
+    await store.create_thread(
+        SPACE, "old", ThreadCreate(title="Straße", metadata={"v": 1e20, "o": {"x": 1}}), []
+    )
+    prefix = settings.redis_prefix
+    key = f"{prefix}:thread:{SPACE}:old"
+    await raw.hdel(key, "title_folded", "m:v")
+    await raw.hset(key, mapping={"title_lc": "straße", "m:v": "1e+20", "m:o": '{"x":1}'})
+    await raw.set(f"{prefix}:schema", "1")
+
+    reopened = create_store(settings)
+    await reopened.open()
+    try:
+        assert await raw.get(f"{prefix}:schema") == b"2"
+        fields = await raw.hgetall(key)
+        assert b"title_lc" not in fields
+        assert b"m:o" not in fields
+        assert fields[b"title_folded"] == b"strasse"
+        for query in (
+            ThreadQuery(limit=5, q="STRASSE"),
+            ThreadQuery(limit=5, metadata=[("v", "100000000000000000000")]),
+        ):
+            page = await reopened.list_threads(SPACE, query)
+            assert [row["id"] for row in page.rows] == ["old"]
+        found = await reopened.list_threads(
+            SPACE, ThreadQuery(limit=5, metadata=[("o", '{"x":1}')])
+        )
+        assert found.rows == []
+    finally:
+        await reopened.close()

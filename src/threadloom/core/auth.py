@@ -76,10 +76,6 @@ class Principal:
         if not self.is_admin:
             raise Forbidden("this needs an admin API key")
 
-    @property
-    def sees_private(self) -> bool:
-        return self.role != "reader"
-
 
 OPEN_PRINCIPAL = Principal(key_id=None, role="admin", space_id=None)
 

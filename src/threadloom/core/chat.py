@@ -49,6 +49,7 @@ from .assistants import AssistantService
 from .auth import Principal
 from .context import ChatContext, build_context
 from .idempotency import IdempotencyService
+from .privacy import shows_private
 from .providers import ProviderChoice, ProviderPool
 from .threads import ThreadService
 
@@ -316,7 +317,7 @@ class ChatService:
         )
         if built is None:
             raise NotFound(f"thread {thread_id!r} does not exist")
-        return built.as_wire(resolved.row["id"])
+        return built.as_wire(resolved.row["id"], include_private=shows_private(principal))
 
     async def start(
         self,

@@ -7,7 +7,9 @@ the documented estimate of :mod:`threadloom.llm.tokens` (no tokenizer ships offl
 Roles: ``user``, ``assistant`` and ``system`` messages go as they are; any other role (a
 ``tool`` result, a second participant) goes as a user message whose ``name`` is the role.
 Images travel only on user messages. Private messages are part of the conversation and are
-sent too: privacy hides them from read-only keys, not from the thread's own assistant.
+sent too: privacy hides them from read-only keys, not from the thread's own assistant. What
+a *caller* is shown of a context (``as_wire``) leaves them out when :mod:`.privacy` says so,
+and then counts the tokens of what it shows.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ class ChatContext:
     """The newest messages that fit, oldest first."""
     message_ids: list[str]
     """The thread's ids of ``conversation``."""
+    private: list[bool]
+    """Which of ``conversation`` are private messages."""
     budget: int
     tokens: int
     truncated: bool
@@ -44,16 +48,26 @@ class ChatContext:
         """What the model is sent."""
         return [self.system, *self.conversation] if self.system else list(self.conversation)
 
-    def as_wire(self, assistant_id: str) -> dict[str, Any]:
+    def as_wire(self, assistant_id: str, *, include_private: bool) -> dict[str, Any]:
+        """The context as a caller is shown it: without the private messages unless
+        ``include_private`` (then ``tokens`` counts what is shown, so it gives away nothing
+        of what is left out)."""
         entries: list[tuple[str | None, ChatMessage]] = []
         if self.system is not None:
             entries.append((None, self.system))
-        entries.extend(zip(self.message_ids, self.conversation, strict=True))
+        entries.extend(
+            (message_id, message)
+            for message_id, message, private in zip(
+                self.message_ids, self.conversation, self.private, strict=True
+            )
+            if include_private or not private
+        )
+        shown = len(entries) == len(self.messages)
         return {
             "object": "thread.context",
             "assistant": assistant_id,
             "max_tokens": self.budget,
-            "tokens": self.tokens,
+            "tokens": self.tokens if shown else count_prompt_tokens([m for _, m in entries]),
             "truncated": self.truncated,
             "messages": [
                 {
@@ -113,6 +127,7 @@ async def build_context(
         system=system,
         conversation=conversation,
         message_ids=[row["id"] for row in kept_rows],
+        private=[row["private"] for row in kept_rows],
         budget=budget,
         tokens=count_prompt_tokens(fitted),
         truncated=not exhausted or len(conversation) < len(rows),

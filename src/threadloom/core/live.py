@@ -22,6 +22,7 @@ from ..store import Store
 from ..store.base import MessageQuery
 from ..validation import decimal_int64
 from .auth import Principal
+from .privacy import may_see, shows_private
 
 __all__ = ["LiveEvent", "LiveService"]
 
@@ -95,7 +96,7 @@ class LiveService:
                 after = seq
                 while True:
                     query = MessageQuery(
-                        limit=PAGE_SIZE, after_seq=after, include_private=principal.sees_private
+                        limit=PAGE_SIZE, after_seq=after, include_private=shows_private(principal)
                     )
                     page = await self.store.list_messages(space_id, thread_id, query)
                     if page is None:
@@ -165,9 +166,7 @@ class LiveService:
 
 
 def _visible(principal: Principal, event: Event) -> bool:
-    if event.type in _MESSAGE_EVENTS and not principal.sees_private:
-        return not event.data.get("private", False)
-    return True
+    return event.type not in _MESSAGE_EVENTS or may_see(principal, event.data)
 
 
 _THREAD_GAP = (

@@ -27,6 +27,7 @@ from ..threadmem_schemas import (
     V1UpdateRoleThread,
 )
 from .auth import Principal
+from .privacy import shows_private
 from .threads import ThreadService
 
 __all__ = ["RoleThreadService", "message_v1", "thread_v1", "version_of"]
@@ -114,7 +115,7 @@ class RoleThreadService:
         after: str | None = None
         while last_seq > 0:
             query = MessageListQuery(
-                limit=PAGE_SIZE, after=after, include_private=principal.sees_private
+                limit=PAGE_SIZE, after=after, include_private=shows_private(principal)
             )
             page = await self.threads.list_messages(principal, space_id, thread["id"], query)
             rows: list[Row] = page["data"]

@@ -17,6 +17,7 @@ from ..store import Store
 from ..store.base import MessageQuery, Row, ThreadQuery
 from .auth import Principal
 from .chat import ChatRun, ChatService
+from .privacy import shows_private
 from .spaces import home_space
 from .threads import ThreadService
 
@@ -81,11 +82,13 @@ class SessionService:
         with the assistant's reply to it (``output``, null while there is none)."""
         space_id = home_space(principal)
         principal.require_space(space_id)
+        # The original history never had private messages in it, for any key.
+        include_private = shows_private(principal, False)
         turns: deque[_Turn] = deque(maxlen=limit)
         by_user_message: dict[str, _Turn] = {}
         after: int | None = None
         while True:
-            query = MessageQuery(limit=PAGE_SIZE, after_seq=after)
+            query = MessageQuery(limit=PAGE_SIZE, after_seq=after, include_private=include_private)
             page = await self.store.list_messages(space_id, session_id, query)
             if page is None:
                 raise NotFound(f"session {session_id!r} does not exist")

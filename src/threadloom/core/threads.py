@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from ..errors import Forbidden, NotFound, ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..events import EventHub
 from ..ids import new_id
 from ..models import (
@@ -33,6 +33,7 @@ from .auth import Principal
 from .cursors import Timestamp, decode_cursor, encode_cursor
 from .limits import LimitChecker
 from .pages import page_of
+from .privacy import shows_private
 from .spaces import merge_keys
 
 __all__ = ["ThreadService", "messages_page"]
@@ -223,8 +224,6 @@ class ThreadService:
         self, principal: Principal, space_id: str, thread_id: str, params: MessageListQuery
     ) -> dict[str, Any]:
         principal.require_space(space_id)
-        if params.include_private and not principal.sees_private:
-            raise Forbidden("reader keys never see private messages")
         query = MessageQuery(
             limit=params.limit,
             order=params.order,
@@ -232,7 +231,7 @@ class ThreadService:
             before_seq=(
                 decode_cursor(params.before, "before", (int,))[0] if params.before else None
             ),
-            include_private=params.include_private,
+            include_private=shows_private(principal, params.include_private),
             role=params.role,
         )
         page = await self.store.list_messages(space_id, thread_id, query)

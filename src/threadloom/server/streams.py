@@ -21,6 +21,7 @@ from ..logs import describe_exception, redacted
 from .metrics import stream_closed, stream_opened
 
 __all__ = [
+    "SSE_EVENT_SCHEMA",
     "SSE_MEDIA_TYPE",
     "chat_event_response",
     "chat_text_response",
@@ -33,6 +34,18 @@ __all__ = [
 log = logging.getLogger("threadloom.server")
 
 SSE_MEDIA_TYPE = "text/event-stream"
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One Server-Sent Event (OpenAPI describes an event stream event by event).",
+    "properties": {
+        "event": {"type": "string"},
+        "data": {"type": "string", "description": "JSON text."},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+    "required": ["data"],
+}
+"""What each event of every event stream here looks like, for the OpenAPI document."""
 PING_SECONDS = 15
 _NO_BUFFERING = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

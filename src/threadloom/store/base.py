@@ -30,7 +30,6 @@ __all__ = [
     "expiry_of",
     "format_ts",
     "keyset_plan",
-    "like_pattern",
     "now_ts",
     "parse_ts",
     "requested_expiry",
@@ -85,12 +84,6 @@ def now_ts() -> str:
 
 def parse_ts(value: str) -> datetime:
     return datetime.fromisoformat(value)
-
-
-def like_pattern(text: str) -> str:
-    """``text`` as a LIKE pattern matching it anywhere, escaped with a backslash."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 @dataclass(frozen=True, slots=True)

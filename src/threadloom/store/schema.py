@@ -77,6 +77,9 @@ threads = sa.Table(
     sa.Column("archived_at", Timestamp, nullable=True),
     # Past this instant the thread reads as missing; the retention sweeper deletes it.
     sa.Column("expires_at", Timestamp, nullable=True),
+    # What ``q`` and ``metadata[KEY]=VALUE`` match (store/matching.py), set on every write.
+    sa.Column("title_folded", sa.Text, nullable=True),
+    sa.Column("metadata_terms", JSONType, nullable=False, server_default=sa.text("'{}'")),
     sa.UniqueConstraint("space_id", "id"),
     sa.CheckConstraint("status IN ('active', 'archived')", name="status"),
     sa.Index(None, "space_id", "updated_at", "id"),

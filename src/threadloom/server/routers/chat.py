@@ -14,7 +14,7 @@ from ...models import ChatContext, ChatCreate, ContextQuery, Message
 from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId, ThreadId
 from ..queries import query_openapi, query_parser
 from ..responses import RawJSONResponse, json_response, problems
-from ..streams import SSE_MEDIA_TYPE, chat_event_response, replayed_event_response
+from ..streams import SSE_EVENT_SCHEMA, SSE_MEDIA_TYPE, chat_event_response, replayed_event_response
 
 router = APIRouter(prefix="/v1/spaces/{space_id}/threads/{thread_id}", tags=["chat"])
 
@@ -23,7 +23,7 @@ _STREAM_DOC: dict[int | str, dict[str, Any]] = {
         "description": "With `stream: true`: Server-Sent Events. `start` carries the stored "
         "user message, `delta` events the text as it arrives, then `done` the stored reply "
         "or `error` a problem document.",
-        "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        "content": {SSE_MEDIA_TYPE: {"schema": SSE_EVENT_SCHEMA}},
     }
 }
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from ..deps import Ctx, SpaceId, ThreadId
 from ..responses import problems
-from ..streams import SSE_MEDIA_TYPE, live_event_response
+from ..streams import SSE_EVENT_SCHEMA, SSE_MEDIA_TYPE, live_event_response
 
 router = APIRouter(prefix="/v1/spaces/{space_id}", tags=["events"])
 
@@ -22,7 +22,7 @@ _DOC: dict[int | str, dict[str, Any]] = {
         "owner; `replay.incomplete` "
         "when a resumed stream could not replay everything; `lagged` (then the stream ends) "
         "when the client fell too far behind.",
-        "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}},
+        "content": {SSE_MEDIA_TYPE: {"schema": SSE_EVENT_SCHEMA}},
     }
 }
 _RESUME = {
@@ -38,6 +38,12 @@ _RESUME = {
 }
 
 
+class _EventStream(Response):
+    """Only documents the 200 response as an event stream (and not also as JSON)."""
+
+    media_type = SSE_MEDIA_TYPE
+
+
 def _last_event_id(request: Request) -> str | None:
     return request.headers.get("last-event-id") or request.query_params.get("last_event_id")
 
@@ -45,6 +51,7 @@ def _last_event_id(request: Request) -> str | None:
 @router.get(
     "/threads/{thread_id}/events",
     summary="Follow a thread",
+    response_class=_EventStream,
     responses={**problems(404), **_DOC},
     openapi_extra=_RESUME,
 )
@@ -62,6 +69,7 @@ async def thread_events(
 @router.get(
     "/events",
     summary="Follow every thread of a space",
+    response_class=_EventStream,
     responses={**problems(404), **_DOC},
     openapi_extra=_RESUME,
 )

@@ -20,7 +20,13 @@ from ...models import (
 )
 from ..deps import Ctx
 from ..responses import json_response, problems
-from ..streams import SSE_MEDIA_TYPE, chat_event_response, chat_text_response, wants_event_stream
+from ..streams import (
+    SSE_EVENT_SCHEMA,
+    SSE_MEDIA_TYPE,
+    chat_event_response,
+    chat_text_response,
+    wants_event_stream,
+)
 
 router = APIRouter(tags=["original session API"])
 
@@ -70,7 +76,7 @@ async def new_session(ctx: Ctx) -> Response:
             "description": "The reply as it is generated: plain text chunks, or Server-Sent "
             "Events (`start`, `delta`, `done`, `error`) when the client accepts "
             "`text/event-stream`.",
-            "content": {"text/plain": {}, SSE_MEDIA_TYPE: {}},
+            "content": {"text/plain": {}, SSE_MEDIA_TYPE: {"schema": SSE_EVENT_SCHEMA}},
         },
     },
 )

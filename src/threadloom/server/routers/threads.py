@@ -42,8 +42,9 @@ _LIST_OPENAPI["parameters"].append(
         "in": "query",
         "required": False,
         "schema": {"type": "string"},
-        "description": "Only threads whose metadata KEY has this value (its text form: "
-        "strings as they are, numbers as written, true/false). Up to "
+        "description": "Only threads whose metadata KEY holds this scalar: a string equal "
+        "to it, true/false, or a number of the same value (1e+20 matches "
+        "100000000000000000000); null, objects and arrays never match. Up to "
         f"{MAX_METADATA_FILTERS} may be given; all must match. KEY: 1 to "
         f"{FILTER_KEY_MAX_CHARS} printable characters other than quote and backslash; VALUE: "
         f"at most {FILTER_VALUE_MAX_CHARS} characters.",

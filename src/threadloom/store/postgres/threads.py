@@ -21,7 +21,6 @@ from ..base import (
     ThreadQuery,
     format_ts,
     keyset_plan,
-    like_pattern,
     new_thread_row,
     parse_ts,
     requested_expiry,
@@ -29,6 +28,7 @@ from ..base import (
     utc_now,
 )
 from ..idempotent import take_write
+from ..matching import filter_terms, fold, search_columns
 from .connection import Pooled, PostgresBase, Record, _count, _live, _wire_ts
 from .messages import _message_arrays, _stored_messages
 from .recorded import run_recorded
@@ -51,12 +51,14 @@ _CREATE_THREAD_SQL = f"""
 WITH t AS (
     INSERT INTO threads (space_id, id, title, owner_id, public, status, metadata, state,
                          state_version, state_updated_at, role_mapping, message_count,
-                         last_seq, created_at, updated_at, expires_at)
+                         last_seq, created_at, updated_at, expires_at, title_folded,
+                         metadata_terms)
     SELECT s.id, $2::text, $3::text, $4::text, $5::boolean, 'active', $6::jsonb, $7::jsonb,
            $8::integer, $9::timestamptz, $10::jsonb, $11::bigint, $11::bigint,
            $12::timestamptz, $12::timestamptz,
            coalesce($19::timestamptz,
-                    $12::timestamptz + make_interval(secs => s.default_thread_ttl_seconds))
+                    $12::timestamptz + make_interval(secs => s.default_thread_ttl_seconds)),
+           $20::text, $21::jsonb
     FROM spaces s WHERE s.id = $1::text
     RETURNING pk, expires_at
 ), first_messages AS (
@@ -150,6 +152,7 @@ class ThreadStoreMixin(PostgresBase):
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
         arrays = _message_arrays(messages)
+        search = search_columns({"title": thread.title, "metadata": thread.metadata})
         args = (
             space_id,
             thread_id,
@@ -165,6 +168,8 @@ class ThreadStoreMixin(PostgresBase):
             now,
             *arrays,
             requested_expiry(now, thread),
+            search["title_folded"],
+            search["metadata_terms"],
         )
         try:
             try:
@@ -234,13 +239,13 @@ class ThreadStoreMixin(PostgresBase):
         if query.public is not None:
             args.append(query.public)
             where.append(f"public = ${len(args)}")
+        # The stored match columns: see store/matching.py for what matches what.
         for key, value in query.metadata:
-            # ->> gives the text form: strings raw, numbers as written, true/false.
-            args.extend((key, value))
-            where.append(f"metadata ->> ${len(args) - 1}::text = ${len(args)}::text")
+            args.extend((key, list(filter_terms(value))))
+            where.append(f"metadata_terms ->> ${len(args) - 1}::text = ANY(${len(args)}::text[])")
         if query.q:
-            args.append(like_pattern(query.q))
-            where.append(f"title ILIKE ${len(args)} ESCAPE '\\'")
+            args.append(fold(query.q))
+            where.append(f"strpos(title_folded, ${len(args)}::text) > 0")
         cursor = query.before if query.before is not None else query.after
         column = query.order_by
         if plan.op and cursor is not None:
@@ -275,8 +280,9 @@ class ThreadStoreMixin(PostgresBase):
                 return row
             assert set(changes) <= THREAD_COLUMNS_UPDATABLE, set(changes)
             now = utc_now()
-            columns = list(changes)
-            values = [_thread_value(c, changes[c]) for c in columns]
+            stored = {**changes, **search_columns(changes)}
+            columns = list(stored)
+            values = [_thread_value(c, stored[c]) for c in columns]
             sets = ", ".join(f"{c} = ${i}" for i, c in enumerate(columns, start=1))
             n = len(columns)
             await db.execute(

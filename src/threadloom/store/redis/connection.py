@@ -17,7 +17,7 @@ from redis import exceptions as redis_errors
 from ...errors import ServiceUnavailable, ValidationFailed
 from ..base import format_ts, parse_ts, utc_now
 from ..idempotent import IdempotentWrite, recorded_result
-from .keys import LUA_PRELUDE, TS_WIDTH, Keys
+from .keys import LUA_PRELUDE, TS_WIDTH, Keys, match_fields
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -53,8 +53,9 @@ def lua(name: str, body: str) -> str:
 _INIT = lua(
     "init",
     """
--- What the migrations do on SQL: the default space, once per prefix.
-if redis.call('SET', P .. ':schema', '1', 'NX') then
+-- What the migrations do on SQL: the default space, once per prefix. A store made before
+-- schema 2 keeps its "1" until the thread hashes are upgraded (``_upgrade_to_2``).
+if redis.call('SET', P .. ':schema', '2', 'NX') then
   local sk = space_key('default')
   if redis.call('EXISTS', sk) == 0 then
     redis.call('HSET', sk, 'name', 'Default', 'metadata', '{}', 'created_at', ARGV[2])
@@ -64,6 +65,44 @@ end
 return 1
 """,
 )
+
+
+async def _upgrade_to_2(client: aioredis.Redis, keys: Keys) -> None:
+    """Give every thread hash the ``match_fields`` the listing filters read now (in place
+    of ``title_lc`` and the text-form ``m:KEY`` fields). Idempotent, and each hash is
+    rewritten in a WATCH transaction, so a write meanwhile or another process opening the
+    store at the same time is no harm."""
+    head = f"{keys.prefix}:thread:"
+    async for raw in client.scan_iter(match=f"{_escape_glob(head)}*", count=500):
+        name = raw.decode()
+        if name[len(head) :].count(":") != 1:
+            continue  # a thread's messages, roles, states...
+        while True:
+            try:
+                async with client.pipeline(transaction=True) as pipe:
+                    await pipe.watch(name)
+                    h = _fields(await pipe.hgetall(name))
+                    if not h:
+                        break
+                    title = _text(h.get(b"title"))
+                    fields = match_fields(title, orjson.loads(h.get(b"metadata", b"{}")))
+                    old = [f for f in h if f == b"title_lc" or f.startswith(b"m:")]
+                    stale = [f for f in old if f.decode() not in fields]
+                    _multi(pipe)
+                    if stale:
+                        pipe.hdel(name, *stale)
+                    if fields:
+                        pipe.hset(name, mapping=cast("dict[Any, Any]", fields))
+                    await pipe.execute()
+                    break
+            except redis_errors.WatchError:
+                continue
+    await client.set(keys.schema(), "2")
+
+
+def _escape_glob(text: str) -> str:
+    """``text`` matched literally by a SCAN pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _now() -> str:
@@ -149,6 +188,8 @@ class RedisBase:
         try:
             with self._guard():
                 await scripts[_INIT](args=[self.keys.prefix, _now()])
+                if await client.get(self.keys.schema()) == b"1":
+                    await _upgrade_to_2(client, self.keys)
         except BaseException:
             await client.aclose(close_connection_pool=True)
             raise

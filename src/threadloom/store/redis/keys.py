@@ -5,7 +5,8 @@ Every key starts with the prefix ``P`` (``Settings.redis_prefix``). Ids are free
 each id inside a key name is escaped (``%`` → ``%25``, ``:`` → ``%3A``): a key's parts never
 contain ``:`` and no two resources share a key. ``S`` is a space id, ``T`` a thread id::
 
-    P:schema                        "1" once the store is initialised (the default space made)
+    P:schema                        "2" once the store is initialised (the default space made);
+                                    "1" before the thread hashes had their ``match_fields``
     P:spaces                        ZSET (all scores 0) of space ids, walked by lex range
     P:space:S                       HASH name, metadata, created_at
     P:space:S:keys                  SET ids of the API keys bound to the space
@@ -57,6 +58,7 @@ from typing import Any
 import orjson
 
 from ..base import parse_ts
+from ..matching import fold, metadata_terms
 
 __all__ = [
     "LUA_PRELUDE",
@@ -67,8 +69,7 @@ __all__ = [
     "expiry_entry",
     "expiry_handle",
     "index_members",
-    "metadata_fields",
-    "metadata_text",
+    "match_fields",
     "thread_fields",
 ]
 
@@ -324,27 +325,12 @@ def index_members(
     return out
 
 
-def metadata_text(value: Any) -> str | None:
-    """A metadata value's text form, as the ``metadata[KEY]=VALUE`` filter compares it:
-    strings as they are, numbers as written, ``true``/``false``; null matches nothing."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return orjson.dumps(value).decode()
-
-
-def metadata_fields(metadata: dict[str, Any]) -> dict[str, str]:
-    """The ``m:KEY`` hash fields the metadata filter reads."""
-    out = {}
-    for key, value in metadata.items():
-        text = metadata_text(value)
-        if text is not None:
-            out["m:" + key] = text
+def match_fields(title: str | None, metadata: dict[str, Any]) -> dict[str, str]:
+    """The hash fields the listing filters read (see ``store/matching.py``): ``title_folded``
+    (absent without a title) and an ``m:KEY`` term per metadata key that can match."""
+    out = {"m:" + key: term for key, term in metadata_terms(metadata).items()}
+    if title is not None:
+        out["title_folded"] = fold(title)
     return out
 
 
@@ -354,8 +340,7 @@ def thread_fields(
     """A thread row (wire shape) as the fields of its hash; ``None`` columns are left out.
 
     Besides the columns: ``last_seq``, ``state_updated_at``, ``expires_ms`` (the expiry as
-    PEXPIREAT takes it), ``title_lc`` (the lower-cased
-    title the ``q`` search reads) and an ``m:KEY`` field per metadata key."""
+    PEXPIREAT takes it) and the ``match_fields``."""
     fields: dict[str, Any] = {
         "id": row["id"],
         "space_id": row["space_id"],
@@ -378,8 +363,7 @@ def thread_fields(
         fields["expires_ms"] = epoch_ms(row["expires_at"])
     if row["title"] is not None:
         fields["title"] = row["title"]
-        fields["title_lc"] = row["title"].lower()
     if state_updated_at is not None:
         fields["state_updated_at"] = state_updated_at
-    fields.update(metadata_fields(row["metadata"]))
+    fields.update(match_fields(row["title"], row["metadata"]))
     return fields

@@ -3,8 +3,9 @@
 A thread is a hash; it is listed through lex-ordered sorted sets of ``<timestamp><id>``
 members per space (by created_at and by updated_at; all threads, per status, per owner), so
 a page without other filters is a range read of ``limit + 1`` members. The title, public,
-metadata and ``q`` filters are checked in a script on each member walked, at most
-``_SCAN_BUDGET`` members per call, until the page is full or the index ends.
+metadata and ``q`` filters (the last two on the stored ``match_fields``) are checked in a
+script on each member walked, at most ``_SCAN_BUDGET`` members per call, until the page is
+full or the index ends.
 
 A thread that expires has all its keys expire with it (see :mod:`.keys`); a listing skips
 the index entries of one that expired and is not swept yet.
@@ -34,6 +35,7 @@ from ..base import (
     utc_now,
 )
 from ..idempotent import take_write
+from ..matching import filter_terms, fold
 from .connection import (
     RedisBase,
     _cursor_member,
@@ -160,16 +162,20 @@ return swept
 _LIST = lua(
     "list_threads",
     """
--- ARGV: sid, index key, ASC|DESC, cursor member ('' for none), want, budget, q,
---       #checks, (field, value) pairs that must be equal
+-- ARGV: sid, index key, ASC|DESC, cursor member ('' for none), want, budget, q (folded),
+--       #checks, then per check: a field, #values, the values (it must equal one of them)
 local sid, ix, desc, cursor = ARGV[2], ARGV[3], ARGV[4] == 'DESC', ARGV[5]
 local want, budget, q, nc = tonumber(ARGV[6]), tonumber(ARGV[7]), ARGV[8], tonumber(ARGV[9])
-local fields, values = {}, {}
+local fields, allowed = {}, {}
+local at = 10
 for i = 1, nc do
-  fields[i] = ARGV[8 + 2 * i]
-  values[i] = ARGV[9 + 2 * i]
+  fields[i] = ARGV[at]
+  local set = {}
+  for j = 1, tonumber(ARGV[at + 1]) do set[ARGV[at + 1 + j]] = true end
+  allowed[i] = set
+  at = at + 2 + tonumber(ARGV[at + 1])
 end
-if q ~= '' then fields[nc + 1] = 'title_lc' end
+if q ~= '' then fields[nc + 1] = 'title_folded' end
 local filtered = #fields > 0
 local out, scanned = {}, 0
 while #out < want and scanned < budget do
@@ -191,7 +197,7 @@ while #out < want and scanned < budget do
     if filtered then
       local got = redis.call('HMGET', tk, unpack(fields))
       for i = 1, nc do
-        if got[i] ~= values[i] then
+        if got[i] == false or not allowed[i][got[i]] then
           ok = false
           break
         end
@@ -330,22 +336,24 @@ class ThreadStoreMixin(RedisBase):
         )
         cursor = query.before if query.before is not None else query.after
         member = _cursor_member(cursor) if plan.op and cursor is not None else ""
-        checks: list[str] = []
+        checks: list[tuple[str, Sequence[str]]] = []
         if query.owner_id is not None:
             # Walk the owner's index and check the status on each thread.
             group = "owner:" + escape(query.owner_id)
             if query.status != "all":
-                checks += ["status", query.status]
+                checks.append(("status", [query.status]))
         else:
             group = query.status
         if query.title is not None:
-            checks += ["title", query.title]
+            checks.append(("title", [query.title]))
         if query.public is not None:
-            checks += ["public", "1" if query.public else "0"]
+            checks.append(("public", ["1" if query.public else "0"]))
+        # The stored match fields: see store/matching.py for what matches what.
         for key, value in query.metadata:
-            checks += ["m:" + key, value]
+            checks.append(("m:" + key, filter_terms(value)))
+        check_args = [arg for name, values in checks for arg in (name, len(values), *values)]
         index = self.keys.index(space_id, query.order_by.removesuffix("_at"), group)
-        q = query.q.lower() if query.q else ""
+        q = fold(query.q) if query.q else ""
         want = query.limit + 1
         rows: list[Row] = []
         seen: set[str] = set()
@@ -359,8 +367,8 @@ class ThreadStoreMixin(RedisBase):
                 want - len(rows),
                 max(_SCAN_BUDGET, want),
                 q,
-                len(checks) // 2,
-                *checks,
+                len(checks),
+                *check_args,
             )
             for flat in found:
                 row = _thread(_pairs(flat))

@@ -19,13 +19,13 @@ from ..base import (
     expiry_of,
     format_ts,
     keyset_plan,
-    like_pattern,
     new_thread_row,
     requested_expiry,
     slice_page,
     utc_now,
 )
 from ..idempotent import take_write
+from ..matching import filter_terms, fold, search_columns
 from .access import is_replay, record_result, recorded_replay
 from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 from .messages import _insert_messages
@@ -36,7 +36,7 @@ _THREAD_COLUMNS = (
     "pk, space_id, id, title, owner_id, public, status, metadata, state, state_version,"
     " role_mapping, message_count, created_at, updated_at, archived_at, expires_at"
 )
-_JSON_COLUMNS = frozenset({"metadata", "role_mapping"})
+_JSON_COLUMNS = frozenset({"metadata", "role_mapping", "metadata_terms"})
 
 
 def _thread(r: Sequence[Any]) -> Row:
@@ -91,6 +91,7 @@ class ThreadStoreMixin(SQLiteBase):
                 raise NotFound(f"space {space_id!r} does not exist")
             expiry = requested_expiry(moment, thread) or expiry_of(moment, space[0])
             expires_at = format_ts(expiry) if expiry is not None else None
+            search = search_columns({"title": thread.title, "metadata": thread.metadata})
             values = (
                 space_id,
                 thread_id,
@@ -107,12 +108,14 @@ class ThreadStoreMixin(SQLiteBase):
                 now,
                 now,
                 expires_at,
+                search["title_folded"],
+                _dumps(search["metadata_terms"]),
             )
             insert = (
                 "INSERT INTO threads (space_id, id, title, owner_id, public, status, metadata,"
                 " state, state_version, state_updated_at, role_mapping, message_count,"
-                " last_seq, created_at, updated_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " last_seq, created_at, updated_at, expires_at, title_folded, metadata_terms)"
+                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
             try:
                 cur = db.execute(insert, values)
@@ -167,16 +170,17 @@ class ThreadStoreMixin(SQLiteBase):
         if query.public is not None:
             where.append("public = ?")
             args.append(query.public)
+        # The stored match columns: see store/matching.py for what matches what.
         for key, value in query.metadata:
-            path = f'$."{key}"'
+            terms = filter_terms(value)
             where.append(
-                "(CASE json_type(metadata, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'"
-                " ELSE CAST(json_extract(metadata, ?) AS TEXT) END) = ?"
+                "EXISTS (SELECT 1 FROM json_each(metadata_terms) WHERE key = ?"
+                f" AND value IN ({', '.join('?' * len(terms))}))"
             )
-            args.extend((path, path, value))
+            args.extend((key, *terms))
         if query.q:
-            where.append("title LIKE ? ESCAPE '\\'")
-            args.append(like_pattern(query.q))
+            where.append("instr(title_folded, ?) > 0")
+            args.append(fold(query.q))
         cursor = query.before if query.before is not None else query.after
         column = query.order_by
         if plan.op and cursor is not None:
@@ -206,8 +210,9 @@ class ThreadStoreMixin(SQLiteBase):
                 return row
             assert set(changes) <= THREAD_COLUMNS_UPDATABLE, set(changes)
             changes["updated_at"] = _now()
-            sets = ", ".join(f"{column} = ?" for column in changes)
-            values = [_dumps(v) if k in _JSON_COLUMNS else v for k, v in changes.items()]
+            stored = {**changes, **search_columns(changes)}
+            sets = ", ".join(f"{column} = ?" for column in stored)
+            values = [_dumps(v) if k in _JSON_COLUMNS else v for k, v in stored.items()]
             db.execute(f"UPDATE threads SET {sets} WHERE pk = ?", (*values, r[0]))
         row.update(changes)
         return row
