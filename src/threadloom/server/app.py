@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -141,9 +140,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.metrics_enabled:
                 services.chat.on_usage = record_llm_usage
             app.state.services = services
-            # Everything loaded so far lives as long as the process: keep it out of the
-            # garbage collector's generations, so collections stay short under load.
-            gc.freeze()
             sweepers = [
                 asyncio.create_task(_sweep_forever(services)),
                 asyncio.create_task(_retention_forever(services)),
