@@ -19,7 +19,8 @@ Nothing here reads the environment unless called, and ``openai`` is imported onl
 that installs it, instead of failing every chat.
 
 Imports point one way: this module imports ``openai_compat`` (when it is needed), never the
-other way round; the hosts both know are in ``endpoints.py``.
+other way round; the hosts both know are in ``endpoints.py``, and which extra holds the SDK
+is ``threadloom.extras``'s to say.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
+from ..extras import EXTRA_OF_MODULE, install_command
 from .base import LLMProvider
 from .endpoints import DEFAULT_MODELS, GROQ_BASE_URL, KEY_VARIABLES, OPENAI_BASE_URL
 from .offline import OfflineProvider
@@ -52,7 +54,8 @@ ProviderName = Literal["offline", "openai"]
 _PROVIDERS: tuple[str, ...] = get_args(ProviderName)
 
 OFFLINE_MODEL = "offline"
-INSTALL_OPENAI = "pip install 'threadloom[openai]'"
+INSTALL_OPENAI = install_command(EXTRA_OF_MODULE["openai"])
+"""How to install the ``openai`` SDK that the openai provider needs (the extra is extras.py's)."""
 
 
 @dataclass(frozen=True, slots=True)
