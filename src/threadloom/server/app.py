@@ -172,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     # Routes are matched in order: the hottest (messages, state, threads) go first, and the
-    # hot path serves most of their endpoints without FastAPI's per-request work (hot.py).
+    # hot path serves most of their endpoints without FastAPI's per-request work (server/hot/).
     hot_routers = (messages.router, state.router, threads.router)
     for router in (
         *hot_routers,
