@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from threadloom.errors import MissingExtra
-from threadloom.extras import EXTRA_OF_MODULE, requires_extra
+from threadloom.extras import EXTRA_OF_MODULE, install_command, requires_extra
 
 SERVER_MODULES = sorted(name for name, extra in EXTRA_OF_MODULE.items() if extra == "server")
 INSTALL = "pip install 'threadloom[server]'"
@@ -66,6 +66,13 @@ def _run(tmp_path: Path, blocked: list[str], *args: str) -> subprocess.Completed
         cwd=tmp_path,
         env=env,
     )
+
+
+@pytest.mark.parametrize("extra", sorted(set(EXTRA_OF_MODULE.values())))
+def test_every_message_spells_the_install_command_alike(extra: str) -> None:
+    missing = MissingExtra("a feature", extra, "a_module")
+    assert str(missing).endswith(f"is not installed): {install_command(extra)}")
+    assert install_command("server") == INSTALL
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from threadloom import RoleThread
+from threadloom.threadmem import RoleThread
 
 n = int(sys.argv[1])
 thread = RoleThread()

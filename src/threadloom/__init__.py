@@ -7,6 +7,8 @@
     with threadloom.Client() as client:  # THREADLOOM_URL, THREADLOOM_API_KEY
         thread = client.threads.create("default", title="Support chat")
         client.messages.create("default", thread.id, "Hi!")
+
+The original ``threadmem`` library's ``RoleThread`` API lives in ``threadloom.threadmem``.
 """
 
 from ._client.streams import ChatEvent, LiveEvent
@@ -55,15 +57,6 @@ from .models import (
     Thread,
     ThreadWithMessage,
 )
-from .threadmem import (
-    RoleMessage,
-    RoleThread,
-    V1Role,
-    V1RoleMessage,
-    V1RoleThread,
-    V1RoleThreads,
-    V1UpdateRoleThread,
-)
 
 __all__ = [
     "AlreadyExists",
@@ -97,8 +90,6 @@ __all__ = [
     "RateLimited",
     "RequestInProgress",
     "Role",
-    "RoleMessage",
-    "RoleThread",
     "ServiceUnavailable",
     "Space",
     "State",
@@ -110,11 +101,6 @@ __all__ = [
     "ThreadloomError",
     "TransportError",
     "Unauthenticated",
-    "V1Role",
-    "V1RoleMessage",
-    "V1RoleThread",
-    "V1RoleThreads",
-    "V1UpdateRoleThread",
     "ValidationFailed",
     "__version__",
 ]

@@ -14,7 +14,8 @@ back into the matching class::
     ├── Conflict                409  the resource's state forbids this now
     │   ├── AlreadyExists           409  a client-chosen id is taken
     │   ├── ThreadArchived          409  writes to an archived thread
-    │   └── RequestInProgress       409  the same Idempotency-Key is still being handled
+    │   ├── RequestInProgress       409  the same Idempotency-Key is still being handled
+    │   └── ThreadBusy              409  a reply is already being generated on the thread
     ├── PreconditionFailed      412  If-Match did not match
     ├── RateLimited             429  slow down (Retry-After)
     ├── ServiceUnavailable      503  a dependency (database, upstream) is not reachable

@@ -14,7 +14,13 @@ from contextlib import contextmanager
 
 from .errors import MissingExtra
 
-__all__ = ["COMMAND_LINE", "EXTRA_OF_MODULE", "as_missing_extra", "requires_extra"]
+__all__ = [
+    "COMMAND_LINE",
+    "EXTRA_OF_MODULE",
+    "as_missing_extra",
+    "install_command",
+    "requires_extra",
+]
 
 COMMAND_LINE = "the command line"
 
@@ -43,6 +49,11 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "langchain_core": "langchain",
     "PIL": "images",
 }
+
+
+def install_command(extra: str) -> str:
+    """The command that installs ``extra``, as ``MissingExtra`` spells it."""
+    return f"pip install 'threadloom[{extra}]'"
 
 
 def as_missing_extra(exc: ModuleNotFoundError, feature: str) -> MissingExtra | None:

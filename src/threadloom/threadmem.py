@@ -30,14 +30,16 @@ What differs from the original, on purpose:
   for PIL images, which are recognized without importing it).
 """
 
-from ._threadmem import RoleMessage, RoleMessageRecord, RoleThread, RoleThreadRecord
-from .threadmem_schemas import (
+from ._threadmem.messages import RoleMessage
+from ._threadmem.records import RoleMessageRecord, RoleThreadRecord
+from ._threadmem.schemas import (
     V1Role,
     V1RoleMessage,
     V1RoleThread,
     V1RoleThreads,
     V1UpdateRoleThread,
 )
+from ._threadmem.threads import RoleThread
 
 __all__ = [
     "RoleMessage",

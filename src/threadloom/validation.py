@@ -19,7 +19,7 @@ alike, and never a 500 on one of them.
 Each rule raises ``ValidationFailed`` (422) whose ``errors`` name the offending field by
 ``loc``, never the offending value, so the answer and the log line stay valid whatever was
 sent. This module imports only pydantic and the error tree: the client shares it through
-``models.py``.
+``threadloom.models``.
 """
 
 from __future__ import annotations

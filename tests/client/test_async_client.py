@@ -18,8 +18,8 @@ from threadloom import (
     Thread,
     ThreadArchived,
     Unauthenticated,
-    V1Role,
 )
+from threadloom.threadmem import V1Role
 
 pytestmark = pytest.mark.anyio
 

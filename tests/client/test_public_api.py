@@ -10,6 +10,7 @@ import threadloom
 import threadloom.client
 import threadloom.errors
 import threadloom.models
+import threadloom.threadmem
 from tests.test_import_weight import SERVER_MODULES, _modules_after_import
 
 # Beyond the server's modules: the server's settings and the CLI. (Not rich: httpx imports it
@@ -23,6 +24,13 @@ def test_exports_are_explicit_and_importable() -> None:
         assert hasattr(threadloom, name), name
     assert {"Client", "AsyncClient", "__version__"} <= set(threadloom.__all__)
     assert threadloom.__version__ == threadloom._version.__version__
+
+
+def test_the_threadmem_names_stay_in_their_module() -> None:
+    """``RoleThread`` and the other names of the original ``threadmem`` library are its
+    compatibility API, in ``threadloom.threadmem``: not in the client's namespace."""
+    for name in threadloom.threadmem.__all__:
+        assert not hasattr(threadloom, name), name
 
 
 def test_every_error_class_is_exported() -> None:

@@ -24,8 +24,8 @@ from threadloom import (
     ThreadloomError,
     TransportError,
     Unauthenticated,
-    V1Role,
 )
+from threadloom.threadmem import V1Role
 
 pytestmark = pytest.mark.server
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
+from pathlib import Path
 
 import pytest
 
+import threadloom.llm
 from threadloom.llm import OfflineProvider, create_provider, resolve_llm_config
 from threadloom.llm.config import GROQ_BASE_URL, OPENAI_BASE_URL, LLMConfig
 from threadloom.llm.openai_compat import OpenAICompatProvider
@@ -126,3 +129,20 @@ async def test_creates_the_openai_provider_and_hides_the_key() -> None:
         assert GROQ_KEY not in repr(provider)
     finally:
         await provider.aclose()
+
+
+def _imported_by(module: str) -> set[str]:
+    """The sibling modules of ``threadloom.llm`` that ``module`` imports, anywhere in it."""
+    source = Path(threadloom.llm.__file__).with_name(f"{module}.py").read_text()
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found |= {node.module} if node.module else {alias.name for alias in node.names}
+    return found
+
+
+def test_config_and_the_openai_provider_import_one_way() -> None:
+    """``config`` builds the provider (importing ``openai_compat`` when it is asked for);
+    ``openai_compat`` needs nothing of ``config``."""
+    assert "openai_compat" in _imported_by("config")
+    assert "config" not in _imported_by("openai_compat")

@@ -1,4 +1,4 @@
-"""The hot path (server/hot.py) answers exactly as FastAPI would, and takes the requests it
+"""The hot path (server/hot/) answers exactly as FastAPI would, and takes the requests it
 should: the same script of requests, regular and irregular, runs against the app and against
 the same app without the hot path, and every answer must match."""
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from tests.conftest import services_of
 from threadloom.core import rolethreads as rolethreads_service
-from threadloom.threadmem_schemas import V1Role, V1RoleMessage, V1RoleThread, V1RoleThreads
+from threadloom.threadmem import V1Role, V1RoleMessage, V1RoleThread, V1RoleThreads
 
 pytestmark = pytest.mark.anyio
 

@@ -1,7 +1,5 @@
-"""The implementation of ``threadloom.threadmem`` (import from there)."""
+"""The implementation of ``threadloom.threadmem`` (import from there).
 
-from .messages import RoleMessage
-from .records import RoleMessageRecord, RoleThreadRecord
-from .threads import RoleThread
-
-__all__ = ["RoleMessage", "RoleMessageRecord", "RoleThread", "RoleThreadRecord"]
+This package's own module imports nothing, so that its wire schemas (``schemas.py``, shared
+with the server routes and the client) import without the rest of the library.
+"""

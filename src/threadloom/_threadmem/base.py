@@ -19,10 +19,10 @@ from typing import Any, Self
 from ..errors import AlreadyExists
 from ..models import MessageListQuery, Role, ThreadCreate
 from ..models import ThreadUpdate as _ThreadUpdate
-from ..threadmem_schemas import V1Role
 from .backends import BATCH, Backend, Row
 from .images import ImageLike
 from .messages import RoleMessage, message_pages, seconds
+from .schemas import V1Role
 
 __all__ = ["ThreadBase"]
 

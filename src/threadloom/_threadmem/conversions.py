@@ -7,11 +7,11 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
-from ..threadmem_schemas import V1Role, V1RoleThread, V1UpdateRoleThread
 from .backends import backend_for
 from .base import ThreadBase
 from .messages import RoleMessage
 from .records import RoleThreadRecord
+from .schemas import V1Role, V1RoleThread, V1UpdateRoleThread
 
 __all__ = ["ThreadConversions"]
 

@@ -11,10 +11,10 @@ from typing import Any
 from ..errors import AlreadyExists, NotFound
 from ..ids import new_id
 from ..models import MessageCreate, MessageListQuery, ThreadListQuery
-from ..threadmem_schemas import V1RoleMessage
 from .backends import BATCH, Backend, LocalBackend, Row
 from .images import ImageLike, to_image_urls
 from .records import RoleMessageRecord
+from .schemas import V1RoleMessage
 
 __all__ = ["IMAGE_TAG", "RoleMessage", "message_id", "message_pages", "seconds"]
 

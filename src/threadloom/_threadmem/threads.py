@@ -12,10 +12,10 @@ from typing import Any, Self
 from ..errors import NotFound
 from ..ids import is_valid_id, new_id
 from ..models import MessageCreate, ThreadListQuery
-from ..threadmem_schemas import V1Role
 from .backends import BATCH, Backend, RemoteBackend, Row, backend_for
 from .conversions import ThreadConversions
 from .messages import message_pages
+from .schemas import V1Role
 
 __all__ = ["RoleThread"]
 

@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import os
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .base import commands, examples, fail
 from .options import DatabaseOption
 
-__all__ = ["app"]
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+__all__ = ["app", "serving_app"]
 
 app = commands()
+
+
+def serving_app() -> FastAPI:
+    """The application as each worker process of ``threadloom serve`` runs it (uvicorn's
+    factory): ``create_app()`` with its settings from the environment, and ``gc.freeze()``
+    once its lifespan has started. Everything loaded by then lives as long as the process:
+    kept out of the garbage collector's generations, collections stay short under load.
+    The freeze is process-wide, so it happens here and not in ``create_app``, which tests
+    and embedding applications call."""
+    from ..server.app import create_app
+
+    application = create_app()
+    started = application.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(fastapi_app: FastAPI) -> AsyncIterator[Any]:
+        async with started(fastapi_app) as state:
+            gc.freeze()
+            yield state
+
+    application.router.lifespan_context = lifespan
+    return application
 
 
 def _settings(database_url: str | None = None, **overrides: Any) -> Any:
@@ -137,7 +165,7 @@ def serve(
     )
     clear_multiprocess_dir()
     uvicorn.run(
-        "threadloom.server.app:create_app",
+        "threadloom.cli.serve:serving_app",
         factory=True,
         host=host,
         port=port,

@@ -17,6 +17,10 @@ Nothing here reads the environment unless called, and ``openai`` is imported onl
 ``openai`` provider, by :func:`missing_sdk` and the functions that call it. A server calls
 :func:`check_provider` before it starts, so a missing SDK stops it at once with the command
 that installs it, instead of failing every chat.
+
+Imports point one way: this module imports ``openai_compat`` (when it is needed), never the
+other way round; the hosts both know are in ``endpoints.py``, and which extra holds the SDK
+is ``threadloom.extras``'s to say.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from dataclasses import dataclass, field
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
+from ..extras import EXTRA_OF_MODULE, install_command
 from .base import LLMProvider
+from .endpoints import DEFAULT_MODELS, GROQ_BASE_URL, KEY_VARIABLES, OPENAI_BASE_URL
 from .offline import OfflineProvider
 
 __all__ = [
@@ -47,13 +53,9 @@ __all__ = [
 ProviderName = Literal["offline", "openai"]
 _PROVIDERS: tuple[str, ...] = get_args(ProviderName)
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-GROQ_BASE_URL = "https://api.groq.com/openai/v1"
 OFFLINE_MODEL = "offline"
-DEFAULT_MODELS = {"api.openai.com": "gpt-4o-mini", "api.groq.com": "llama-3.1-8b-instant"}
-"""Models used when none is configured, by host (small, cheap, and long-lived)."""
-INSTALL_OPENAI = "pip install 'threadloom[openai]'"
-_ENV_KEYS = {"api.openai.com": "OPENAI_API_KEY", "api.groq.com": "GROQ_API_KEY"}
+INSTALL_OPENAI = install_command(EXTRA_OF_MODULE["openai"])
+"""How to install the ``openai`` SDK that the openai provider needs (the extra is extras.py's)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +128,12 @@ def resolve_llm_config(
     if api_key is None:
         if base_url is None:
             for url in (OPENAI_BASE_URL, GROQ_BASE_URL):
-                variable = _ENV_KEYS[_host(url)]
+                variable = KEY_VARIABLES[_host(url)]
                 if _clean(env.get(variable)):
                     base_url, key_source = url, variable
                     break
         else:
-            key_source = _ENV_KEYS.get(_host(base_url))
+            key_source = KEY_VARIABLES.get(_host(base_url))
         if key_source is not None:
             api_key = _clean(env.get(key_source))
             key_source = key_source if api_key is not None else None
@@ -143,10 +145,10 @@ def resolve_llm_config(
 
     base_url = base_url or OPENAI_BASE_URL
     host = _host(base_url)
-    if api_key is None and host in _ENV_KEYS:
+    if api_key is None and host in KEY_VARIABLES:
         raise ValueError(
             f"the openai provider at {host} needs an API key: "
-            f"set {api_key_name} or {_ENV_KEYS[host]}"
+            f"set {api_key_name} or {KEY_VARIABLES[host]}"
         )
     model = model or DEFAULT_MODELS.get(host)
     if model is None:

@@ -45,7 +45,7 @@ from .base import (
     TextDelta,
     Usage,
 )
-from .config import OPENAI_BASE_URL
+from .endpoints import OPENAI_BASE_URL
 
 __all__ = ["NO_KEY", "OpenAICompatProvider", "to_openai_messages"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -141,9 +140,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.metrics_enabled:
                 services.chat.on_usage = record_llm_usage
             app.state.services = services
-            # Everything loaded so far lives as long as the process: keep it out of the
-            # garbage collector's generations, so collections stay short under load.
-            gc.freeze()
             sweepers = [
                 asyncio.create_task(_sweep_forever(services)),
                 asyncio.create_task(_retention_forever(services)),
@@ -176,7 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_problem_handlers(app)
     # Routes are matched in order: the hottest (messages, state, threads) go first, and the
-    # hot path serves most of their endpoints without FastAPI's per-request work (hot.py).
+    # hot path serves most of their endpoints without FastAPI's per-request work (server/hot/).
     hot_routers = (messages.router, state.router, threads.router)
     for router in (
         *hot_routers,

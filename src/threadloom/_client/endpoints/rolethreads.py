@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...threadmem_schemas import V1Role
+from ..._threadmem.schemas import V1Role
 from ..calls import Call, Endpoint, JSONMapping, decode, encode, path, query
 
 __all__ = ["RoleThreadEndpoints"]

@@ -10,9 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import Field, ValidationError
 from starlette.responses import Response
 
-from ...core.spaces import home_space
-from ...errors import ValidationFailed
-from ...threadmem_schemas import (
+from ..._threadmem.schemas import (
     V1CreateRoleThread,
     V1DeleteRole,
     V1PostRoleMessage,
@@ -24,6 +22,8 @@ from ...threadmem_schemas import (
     V1RoleThreads,
     V1UpdateRoleThread,
 )
+from ...core.spaces import home_space
+from ...errors import ValidationFailed
 from ...validation import STORABLE_BODY
 from ..deps import IDEMPOTENCY_OPENAPI, Ctx, ThreadId
 from ..queries import query_openapi, query_parser

@@ -1,0 +1,169 @@
+"""Messages: one message, a batch, the query of a message list, and a new thread
+with its first message (in the nested and the flat form).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    ConfigDict,
+    Discriminator,
+    Field,
+    ModelWrapValidatorHandler,
+    RootModel,
+    StrictBool,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .base import ImageURLs, JSONObject, ResourceId, _Query, _Request, _Response
+from .threads import Thread, ThreadCreate
+
+__all__ = [
+    "Message",
+    "MessageBatchCreate",
+    "MessageCreate",
+    "MessageListQuery",
+    "ThreadWithFlatMessageCreate",
+    "ThreadWithMessage",
+    "ThreadWithMessageBody",
+    "ThreadWithMessageCreate",
+]
+
+
+class MessageCreate(_Request):
+    id: ResourceId | None = Field(
+        None, description="Chosen by the client (unique within the thread); else generated."
+    )
+    role: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "user"
+    content: str = ""
+    images: ImageURLs = Field(default_factory=list)
+    private: StrictBool = False
+    metadata: JSONObject = Field(default_factory=dict)
+
+
+class MessageBatchCreate(_Request):
+    messages: list[MessageCreate] = Field(min_length=1)
+
+
+class Message(_Response):
+    object: Literal["message"] = "message"
+    id: str
+    thread_id: str
+    seq: int
+    role: str
+    content: str
+    images: list[str]
+    private: bool
+    metadata: JSONObject
+    created_at: str
+
+
+class MessageListQuery(_Query):
+    order: Literal["asc", "desc"] = Field(
+        "asc", description="asc reads from the oldest message; desc from the newest."
+    )
+    include_private: bool = Field(False, description="Include private messages (not readers).")
+    role: str | None = Field(None, description="Only messages of this role.")
+
+
+class ThreadWithMessageCreate(_Request):
+    """The nested form of a new thread with its first message: ``{"thread": {...},
+    "message": {...}}``."""
+
+    thread: ThreadCreate = Field(default_factory=ThreadCreate)
+    message: MessageCreate
+
+    message_loc: ClassVar[tuple[str, ...]] = ("message",)
+
+    @property
+    def first_message(self) -> MessageCreate:
+        return self.message
+
+
+class ThreadWithFlatMessageCreate(MessageCreate):
+    """The flat form of a new thread with its first message: the message's fields at the top
+    level, the thread's under ``thread``: ``{"content": "Starting a new conversation."}``."""
+
+    content: str = Field(description="The first message's text (required in this form).")
+    thread: ThreadCreate = Field(default_factory=ThreadCreate, description="The new thread.")
+
+    message_loc: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def first_message(self) -> MessageCreate:
+        fields = {name: getattr(self, name) for name in MessageCreate.model_fields}
+        return MessageCreate.model_construct(self.model_fields_set - {"thread"}, **fields)
+
+
+_FLAT_MESSAGE_FIELDS = frozenset(MessageCreate.model_fields)
+_ONE_FORM = (
+    "give the first message either under 'message' or as top-level fields (content, role, "
+    "images, private, metadata, id), not both"
+)
+
+
+def _first_message_form(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "nested" if "message" in value else "flat"
+    if isinstance(value, ThreadWithMessageCreate):
+        return "nested"
+    if isinstance(value, ThreadWithFlatMessageCreate):
+        return "flat"
+    return None
+
+
+class ThreadWithMessageBody(
+    RootModel[
+        Annotated[
+            Annotated[ThreadWithMessageCreate, Tag("nested")]
+            | Annotated[ThreadWithFlatMessageCreate, Tag("flat")],
+            Discriminator(
+                _first_message_form,
+                custom_error_type="not_an_object",
+                custom_error_message="the body must be a JSON object",
+            ),
+        ]
+    ]
+):
+    """A new thread and its first message, in either form: nested (``message``) or flat (the
+    message's fields at the top level). A body with ``message`` and top-level message fields
+    is refused."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"content": "Starting a new conversation."},
+                {"thread": {"title": "Support"}, "role": "user", "content": "Hello"},
+                {"thread": {"title": "Support"}, "message": {"content": "Hello"}},
+            ]
+        }
+    )
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _one_form(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ThreadWithMessageBody]
+    ) -> ThreadWithMessageBody:
+        # Validated here rather than by the tagged union, so that errors are located as the
+        # client wrote them (body.content, body.message.content), without the form's tag.
+        if not isinstance(data, dict):
+            return handler(data)
+        if "message" in data:
+            mixed = sorted(_FLAT_MESSAGE_FIELDS & data.keys())
+            if mixed:
+                raise PydanticCustomError(
+                    "ambiguous_message",
+                    _ONE_FORM + "; found 'message' and {fields}",
+                    {"fields": ", ".join(repr(name) for name in mixed)},
+                )
+            return cls.model_construct(ThreadWithMessageCreate.model_validate(data))
+        return cls.model_construct(ThreadWithFlatMessageCreate.model_validate(data))
+
+
+class ThreadWithMessage(_Response):
+    thread: Thread
+    message: Message
