@@ -82,9 +82,6 @@ class Settings(BaseSettings):
     it); then it answers 408 and closes the connection."""
     busy_timeout_ms: int = Field(10_000, ge=0)
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=3600)
-    idempotency_lease_seconds: int = Field(60, ge=1)
-    """Unused, kept so that existing configurations still load: an idempotency key is
-    recorded with its create's commit, so there is no lease to wait out."""
     retention_sweep_seconds: float = Field(60.0, gt=0)
     """How long the server waits between two sweeps of expired threads. An expired thread
     reads as missing at once; the sweep reclaims its storage."""

@@ -34,15 +34,16 @@ class RouteTable:
     hot: tuple[HotRoute | None, ...]
     prefix: str
     """Every path these routes match starts with this (their text before the first "{")."""
-    matchers: tuple[tuple[re.Pattern[str] | None, Matcher], ...] = ()
+    matchers: tuple[tuple[re.Pattern[str] | None, frozenset[str] | None, Matcher], ...] = ()
     """Each route's own ``matches``, the very test FastAPI's router makes, after its path
-    regex where that test is the regex on the route path (a plain or API route), to skip
-    the routes that cannot match cheaply."""
+    regex and its methods where that test is the regex on the route path and then the
+    method (an API route), to skip cheaply the routes that cannot match fully."""
 
     def __post_init__(self) -> None:
         matchers = tuple(
             (
                 _path_regex(route) if type(route.original_route) in (Route, APIRoute) else None,
+                _methods(route) if type(route.original_route) is APIRoute else None,
                 route.matches,
             )
             for route in self.routes
@@ -55,13 +56,22 @@ class RouteTable:
         route_path = get_route_path(scope)
         if not route_path.startswith(self.prefix):
             return None
-        for (regex, matches), hot in zip(self.matchers, self.hot, strict=True):
+        method = scope["method"]
+        for (regex, methods, matches), hot in zip(self.matchers, self.hot, strict=True):
             if regex is not None and regex.match(route_path) is None:
                 continue
+            if methods is not None and method not in methods:
+                continue  # at best a partial match: FastAPI goes on to the next route too
             matched, child_scope = matches(scope)
             if matched is Match.FULL:
                 return None if hot is None else (hot, child_scope)
         return None
+
+
+def _methods(route: RouteContext) -> frozenset[str] | None:
+    """The methods an API route matches fully (None: any method, or not known)."""
+    methods = getattr(route, "methods", None)
+    return frozenset(methods) if isinstance(methods, set | frozenset) and methods else None
 
 
 def _path_regex(route: RouteContext) -> re.Pattern[str] | None:
