@@ -53,7 +53,10 @@ def _split(answer: bytes) -> tuple[str, dict[str, str], bytes]:
 
 def _drip(sock: socket.socket, data: bytes) -> tuple[bool, bytes]:
     """Sends ``data`` a byte at a time, a moment apart (each byte would restart a mere idle
-    timer): whether the server closed the connection before the end, and what it sent."""
+    timer): whether the server closed the connection before the end, and what it sent.
+
+    Once the server has answered, nothing more is sent: a byte sent after the server closed
+    draws a reset, which may throw away an answer not yet read."""
     received = b""
     for byte in data:
         try:
@@ -62,10 +65,14 @@ def _drip(sock: socket.socket, data: bytes) -> tuple[bool, bytes]:
             return True, received
         readable, _, _ = select.select([sock], [], [], 0.25)
         if readable:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return True, received
-            received += chunk
+            try:
+                chunk = sock.recv(65536)
+                if chunk:
+                    received += chunk
+                    received += _until_closed(sock)
+            except ConnectionResetError:
+                pass  # closed, after what was received
+            return True, received
     return False, received
 
 
