@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..errors import AlreadyExists, Conflict, NotFound, ValidationFailed
 from ..ids import is_valid_id
 from ..models import MessageCreate, MessageListQuery, Role, ThreadCreate, ThreadListQuery
-from ..store.base import Row, parse_ts
+from ..store.base import Row
 from ..threadmem_schemas import (
     V1CreateRoleThread,
     V1PostRoleMessage,
@@ -26,6 +26,7 @@ from ..threadmem_schemas import (
     V1RoleThreadFilter,
     V1UpdateRoleThread,
 )
+from ..timestamps import parse_ts
 from .auth import Principal
 from .privacy import shows_private
 from .threads import ThreadService

@@ -18,16 +18,9 @@ from ..models import (
     ThreadUpdate,
 )
 from ..store import Store
-from ..store.base import (
-    MessageQuery,
-    PageSlice,
-    Row,
-    ThreadQuery,
-    expiry_of,
-    format_ts,
-    utc_now,
-)
+from ..store.base import MessageQuery, PageSlice, Row, ThreadQuery, expiry_of
 from ..store.idempotent import replaying
+from ..timestamps import format_ts, utc_now
 from ..validation import check_metadata_filters
 from .auth import Principal
 from .cursors import Timestamp, decode_cursor, encode_cursor

@@ -10,13 +10,16 @@ PostgreSQL transaction then), so the two commit together (see ``store.idempotent
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from ..models import MessageCreate, ThreadCreate
+from ..timestamps import format_ts, now_ts, parse_ts, utc_now
+
+# The time helpers moved to ``threadloom.timestamps``; they stay importable from here until
+# the code that still imports them from the store (the CLI and its tests) has moved too.
 
 __all__ = [
     "IdempotencyRecord",
@@ -55,35 +58,6 @@ PURGE_BATCH = 500
 """Threads deleted per transaction when purging an owner: one huge owner never holds one
 giant transaction."""
 UNLOCKABLE_ASSISTANTS_MAX = 100
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_ts(value: datetime) -> str:
-    """Fixed-width RFC 3339 in UTC, e.g. ``2026-11-22T19:40:00.123456Z`` (sorts like time)."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-_second: tuple[int, str] = (-1, "")
-"""The last second ``now_ts`` formatted, and its text up to the decimal point."""
-
-
-def now_ts() -> str:
-    """``format_ts(utc_now())``, at a quarter of its cost: the text up to the second is
-    formatted once a second and the microseconds appended (both floor the clock's time)."""
-    global _second
-    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
-    second = _second  # one read: another thread may replace it meanwhile
-    if second[0] != seconds:
-        text = format_ts(datetime.fromtimestamp(seconds, UTC))
-        second = _second = (seconds, text[: -len("000000Z")])
-    return f"{second[1]}{micros:06d}Z"
-
-
-def parse_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True, slots=True)

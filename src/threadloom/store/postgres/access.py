@@ -7,7 +7,8 @@ from datetime import timedelta
 import asyncpg
 
 from ...errors import AlreadyExists, NotFound
-from ..base import IdempotencyRecord, Row, format_ts, utc_now
+from ...timestamps import format_ts, utc_now
+from ..base import IdempotencyRecord, Row
 from .connection import PostgresBase, Record, _count, _ts
 
 __all__ = ["AccessStoreMixin"]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from ...errors import AlreadyExists, NotFound
+from ...timestamps import format_ts, utc_now
 from ..base import (
     ASSISTANT_COLUMNS,
     ASSISTANT_COLUMNS_UPDATABLE,
@@ -14,11 +15,9 @@ from ..base import (
     AssistantMutation,
     PageSlice,
     Row,
-    format_ts,
     keyset_plan,
     new_assistant_row,
     slice_page,
-    utc_now,
 )
 
 if TYPE_CHECKING:

@@ -11,17 +11,16 @@ import asyncpg
 from ...errors import AlreadyExists, NotFound, ServiceUnavailable, ThreadArchived
 from ...ids import new_id
 from ...models import MessageCreate
+from ...timestamps import format_ts, utc_now
 from ..base import (
     MESSAGE_ID_TAKEN,
     MessageQuery,
     PageSlice,
     Row,
     StateMutation,
-    format_ts,
     keyset_plan,
     slice_page,
     state_row,
-    utc_now,
 )
 from ..batching import (
     AppendItem,

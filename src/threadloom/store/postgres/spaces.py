@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from ...errors import AlreadyExists, Conflict
-from ..base import PageSlice, Row, format_ts, keyset_plan, slice_page, utc_now
+from ...timestamps import format_ts, utc_now
+from ..base import PageSlice, Row, keyset_plan, slice_page
 
 if TYPE_CHECKING:
     from .connection import Queryable

@@ -10,6 +10,7 @@ import asyncpg
 
 from ...errors import AlreadyExists, NotFound
 from ...models import MessageCreate, ThreadCreate
+from ...timestamps import format_ts, parse_ts, utc_now
 from ..base import (
     MESSAGE_ID_CONSTRAINT,
     MESSAGE_ID_TAKEN,
@@ -19,13 +20,10 @@ from ..base import (
     Row,
     ThreadMutation,
     ThreadQuery,
-    format_ts,
     keyset_plan,
     new_thread_row,
-    parse_ts,
     requested_expiry,
     slice_page,
-    utc_now,
 )
 from ..idempotent import take_write
 from ..matching import filter_terms, fold, search_columns

@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ...errors import AlreadyExists, NotFound
-from ..base import IdempotencyRecord, Row, utc_now
+from ...timestamps import utc_now
+from ..base import IdempotencyRecord, Row
 from .connection import RedisBase, _now, _pairs, _text, _values, lua
 
 __all__ = ["AccessStoreMixin"]

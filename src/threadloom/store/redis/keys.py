@@ -57,7 +57,7 @@ from typing import Any
 
 import orjson
 
-from ..base import parse_ts
+from ...timestamps import parse_ts
 from ..matching import fold, metadata_terms
 
 __all__ = [

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import AlreadyExists, NotFound, ValidationFailed
 from ...models import MessageCreate, ThreadCreate
+from ...timestamps import format_ts, utc_now
 from ..base import (
     MESSAGE_ID_TAKEN,
     PURGE_BATCH,
@@ -27,12 +28,10 @@ from ..base import (
     Row,
     ThreadMutation,
     ThreadQuery,
-    format_ts,
     keyset_plan,
     new_thread_row,
     requested_expiry,
     slice_page,
-    utc_now,
 )
 from ..idempotent import take_write
 from ..matching import filter_terms, fold

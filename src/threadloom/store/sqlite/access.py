@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from ...errors import AlreadyExists, NotFound
-from ..base import IdempotencyRecord, Row, format_ts, utc_now
+from ...timestamps import format_ts, utc_now
+from ..base import IdempotencyRecord, Row
 from ..idempotent import IdempotentWrite, recorded_result
 from .connection import SQLiteBase, _now
 

@@ -9,6 +9,7 @@ from typing import Any, cast
 
 from ...errors import AlreadyExists, NotFound
 from ...models import MessageCreate, ThreadCreate
+from ...timestamps import format_ts, utc_now
 from ..base import (
     PURGE_BATCH,
     THREAD_COLUMNS_UPDATABLE,
@@ -17,12 +18,10 @@ from ..base import (
     ThreadMutation,
     ThreadQuery,
     expiry_of,
-    format_ts,
     keyset_plan,
     new_thread_row,
     requested_expiry,
     slice_page,
-    utc_now,
 )
 from ..idempotent import take_write
 from ..matching import filter_terms, fold, search_columns
