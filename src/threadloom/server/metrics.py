@@ -130,10 +130,14 @@ def record_llm_usage(
 # The store, timed -------------------------------------------------------------------------
 
 STORE_OPERATIONS = tuple(
-    name
-    for name, member in vars(Store).items()
-    if inspect.iscoroutinefunction(member) and name not in ("open", "close")
+    dict.fromkeys(
+        name
+        for protocol in Store.__mro__
+        for name, member in vars(protocol).items()
+        if inspect.iscoroutinefunction(member) and name not in ("open", "close")
+    )
 )
+"""Every operation of the contract (each of its per-resource protocols), but open and close."""
 
 
 def _timed(

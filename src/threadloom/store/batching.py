@@ -37,9 +37,11 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 from ..models import MessageCreate
-from .base import Row, StateMutation, Store
+from .base import StateMutation
+from .contract import Store
 from .idempotent import IdempotentWrite, item_failure, take_write
 from .proxy import StoreProxy
+from .rows import MessageRow, StateRow
 
 __all__ = [
     "AppendItem",
@@ -74,8 +76,8 @@ class StateWrite:
     keep_versions: int
 
 
-AppendResult = list[Row] | Exception
-StateResult = Row | None | Exception
+AppendResult = list[MessageRow] | Exception
+StateResult = StateRow | None | Exception
 
 
 class BatchWriter(Protocol):
@@ -89,13 +91,13 @@ class BatchWriter(Protocol):
     data_errors: tuple[type[Exception], ...]
     """The driver's errors that mean "this value cannot be stored" (see ``item_failure``)."""
 
-    async def append_item(self, item: AppendItem) -> list[Row]:
+    async def append_item(self, item: AppendItem) -> list[MessageRow]:
         """One append (and its key's record), in a transaction of its own."""
         ...
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None: ...
+    ) -> StateRow | None: ...
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
         """One result per item, in order: its stored rows, or its own error (as
@@ -246,13 +248,13 @@ class BatchingStore(StoreProxy):
     def __init__(self, store: BatchWriter) -> None:
         super().__init__(store)
         per_thread = store.batch_per_thread
-        self.appends: GroupCommitter[AppendItem, list[Row]] = GroupCommitter(
+        self.appends: GroupCommitter[AppendItem, list[MessageRow]] = GroupCommitter(
             store.append_batch,
             key=lambda item: (item.space_id, item.thread_id) if per_thread else None,
             size=lambda item: len(item.messages),
             max_size=MAX_BATCH_MESSAGES,
         )
-        self.state_writes: GroupCommitter[StateWrite, Row | None] = GroupCommitter(
+        self.state_writes: GroupCommitter[StateWrite, StateRow | None] = GroupCommitter(
             store.write_state_batch,
             key=lambda item: (item.space_id, item.thread_id),
             size=lambda _item: 1,
@@ -261,12 +263,12 @@ class BatchingStore(StoreProxy):
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]:
+    ) -> list[MessageRow]:
         return await self.appends.submit(AppendItem(space_id, thread_id, messages, take_write()))
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None:
+    ) -> StateRow | None:
         return await self.state_writes.submit(
             StateWrite(space_id, thread_id, mutate, keep_versions)
         )
