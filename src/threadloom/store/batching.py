@@ -34,7 +34,7 @@ import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..models import MessageCreate
 from .base import StateMutation
@@ -46,6 +46,7 @@ from .rows import MessageRow, StateRow
 __all__ = [
     "AppendItem",
     "BatchWriter",
+    "BatchWritingStore",
     "BatchingStore",
     "GroupCommitter",
     "StateWrite",
@@ -80,8 +81,11 @@ AppendResult = list[MessageRow] | Exception
 StateResult = StateRow | None | Exception
 
 
+@runtime_checkable
 class BatchWriter(Protocol):
-    """A backend that can write several appends, or several state writes, as one unit."""
+    """A backend that can write several appends, or several state writes, as one unit.
+    The backends that can (SQLite, PostgreSQL) name it among their bases; ``group_commit``
+    checks for it."""
 
     batch_per_thread: bool
     """True when an append batch may hold appends to one thread only (each thread then has
@@ -108,6 +112,10 @@ class BatchWriter(Protocol):
         """Writes to one thread, applied in order: one result per item, as its own
         ``write_state`` call would have given (None for a missing thread) or raised."""
         ...
+
+
+class BatchWritingStore(Store, BatchWriter, Protocol):
+    """A whole store that can also write batches: what ``BatchingStore`` wraps."""
 
 
 async def append_one_by_one(store: BatchWriter, items: Sequence[AppendItem]) -> list[AppendResult]:
@@ -245,7 +253,7 @@ class BatchingStore(StoreProxy):
     through. For the server, where many requests write at once; the local library (one
     caller, no event loop of its own) uses the store directly."""
 
-    def __init__(self, store: BatchWriter) -> None:
+    def __init__(self, store: BatchWritingStore) -> None:
         super().__init__(store)
         per_thread = store.batch_per_thread
         self.appends: GroupCommitter[AppendItem, list[MessageRow]] = GroupCommitter(
@@ -276,13 +284,13 @@ class BatchingStore(StoreProxy):
     async def close(self) -> None:
         await self.appends.drain()
         await self.state_writes.drain()
-        await cast(Store, self._store).close()
+        await self._store.close()
 
 
 def group_commit(store: Store) -> Store:
     """``store`` with group-committed writes, when its backend can write batches. Redis
     cannot and need not: each write there is one script with no commit to share, and
     queueing its writes would only make them wait for each other."""
-    if not hasattr(store, "append_batch"):
+    if not isinstance(store, BatchWriter):
         return store
-    return cast(Store, BatchingStore(cast(BatchWriter, store)))
+    return BatchingStore(store)
