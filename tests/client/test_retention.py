@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from threadloom import AsyncClient, Client, NotFound, Thread, ValidationFailed
-from threadloom.store.base import parse_ts
+from threadloom.timestamps import parse_ts
 
 pytestmark = pytest.mark.anyio
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from tests.conftest import services_of
 from threadloom.models import TTL_MAX_SECONDS
-from threadloom.store.base import format_ts, parse_ts, utc_now
+from threadloom.timestamps import format_ts, parse_ts, utc_now
 
 pytestmark = pytest.mark.anyio
 

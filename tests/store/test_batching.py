@@ -29,9 +29,14 @@ from threadloom.store.batching import (
     AppendItem,
     AppendResult,
     BatchingStore,
+    BatchWriter,
+    BatchWritingStore,
+    StateResult,
     StateWrite,
     group_commit,
 )
+from threadloom.store.proxy import StoreProxy
+from threadloom.store.rows import MessageRow
 
 pytestmark = pytest.mark.anyio
 SPACE = "default"
@@ -65,28 +70,27 @@ async def make_thread(store: Store, thread_id: str) -> None:
     await store.create_thread(SPACE, thread_id, ThreadCreate(), ())
 
 
-class SpyStore:
-    """The store, counting the batches it is handed."""
+class SpyStore(StoreProxy, BatchWriter):
+    """The store, counting the append batches it is handed."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: BatchWritingStore) -> None:
+        super().__init__(store)
         self.store = store
         self.batch_per_thread = store.batch_per_thread
+        self.data_errors = store.data_errors
         self.batches: list[int] = []
         self.threads: list[list[str]] = []
 
-    async def append_messages(
-        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> Any:
-        return await self.store.append_messages(space_id, thread_id, messages)
+    async def append_item(self, item: AppendItem) -> list[MessageRow]:
+        return await self.store.append_item(item)
 
-    async def write_state_batch(self, items: Sequence[StateWrite]) -> Any:
+    async def write_state_batch(self, items: Sequence[StateWrite]) -> list[StateResult]:
         return await self.store.write_state_batch(items)
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
         self.batches.append(len(items))
         self.threads.append([item.thread_id for item in items])
-        result: list[AppendResult] = await self.store.append_batch(items)
-        return result
+        return await self.store.append_batch(items)
 
 
 # append_batch: the contract ----------------------------------------------------------------

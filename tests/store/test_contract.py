@@ -26,15 +26,9 @@ from threadloom.errors import (
 )
 from threadloom.models import MessageCreate, Role, ThreadCreate
 from threadloom.store import Store, create_store
-from threadloom.store.base import (
-    IdempotencyRecord,
-    MessageQuery,
-    Row,
-    ThreadQuery,
-    format_ts,
-    utc_now,
-)
+from threadloom.store.base import IdempotencyRecord, MessageQuery, Row, ThreadQuery
 from threadloom.store.idempotent import IdempotentWrite, writing_under
+from threadloom.timestamps import format_ts, utc_now
 
 pytestmark = pytest.mark.anyio
 

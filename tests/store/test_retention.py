@@ -22,11 +22,12 @@ from threadloom.errors import NotFound
 from threadloom.models import MessageCreate, ThreadCreate
 from threadloom.store import Store
 from threadloom.store import base as store_base
-from threadloom.store.base import MessageQuery, Row, ThreadQuery, format_ts, parse_ts, utc_now
+from threadloom.store.base import MessageQuery, Row, ThreadQuery
 from threadloom.store.postgres import threads as postgres_threads
 from threadloom.store.redis import threads as redis_threads
 from threadloom.store.sqlite import threads as sqlite_threads
 from threadloom.store.urls import backend_of
+from threadloom.timestamps import format_ts, parse_ts, utc_now
 
 pytestmark = pytest.mark.anyio
 

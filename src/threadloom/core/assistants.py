@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, NotRequired, TypedDict
 
 from ..errors import Forbidden, NotFound, ValidationFailed
 from ..ids import new_id
 from ..models import AssistantCreate, AssistantUpdate, PageQuery
 from ..store import Store
-from ..store.base import PageSlice, Row
+from ..store.base import PageSlice
+from ..store.rows import AssistantChanges, AssistantFields, AssistantRow
 from .auth import Principal
 from .cursors import decode_cursor, encode_cursor
 from .limits import LimitChecker
@@ -31,22 +32,47 @@ from .unlock import (
     seal_phrase,
 )
 
-__all__ = ["DEFAULT_ASSISTANT", "AssistantService", "ResolvedAssistant"]
+__all__ = [
+    "DEFAULT_ASSISTANT",
+    "AssistantService",
+    "AssistantView",
+    "PhraseWarning",
+    "ResolvedAssistant",
+]
 
 log = logging.getLogger("threadloom.assistants")
 
 DEFAULT_ASSISTANT = "default"
-# Set on PATCH exactly as given (None resets them to the server's defaults).
-_PLAIN_FIELDS = (
-    "name",
-    "provider",
-    "model",
-    "system_prompt",
-    "temperature",
-    "max_tokens",
-    "context_tokens",
-    "private",
-)
+
+
+class PhraseWarning(TypedDict):
+    code: str
+    detail: str
+
+
+class AssistantView(TypedDict):
+    """An assistant as it is shown (the wire's ``Assistant``): its row without the unlock
+    secrets, with grants for admin keys only."""
+
+    object: Literal["assistant"]
+    id: str
+    space_id: str
+    name: str
+    provider: str | None
+    model: str | None
+    system_prompt: str | None
+    temperature: float | None
+    max_tokens: int | None
+    context_tokens: int
+    private: bool
+    grants: list[str]
+    has_unlock_phrase: bool
+    metadata: dict[str, Any]
+    created_at: str | None
+    """None for the built-in default (not stored)."""
+    updated_at: str | None
+    warnings: NotRequired[list[PhraseWarning]]
+    """In the answer to a create or an update."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +80,7 @@ class ResolvedAssistant:
     """The assistant that answers a message (wire shape), and the message's text to store
     (without the unlock phrase, when one was written)."""
 
-    row: Row
+    row: AssistantView
     text: str
 
 
@@ -62,11 +88,11 @@ def _not_found(assistant_id: str) -> NotFound:
     return NotFound(f"assistant {assistant_id!r} does not exist")
 
 
-def _cursor(row: Row) -> str:
+def _cursor(row: AssistantView) -> str:
     return encode_cursor(row["id"])
 
 
-def _visible(principal: Principal, row: Row) -> bool:
+def _visible(principal: Principal, row: AssistantRow) -> bool:
     return (
         not row["private"]
         or principal.is_admin
@@ -74,7 +100,7 @@ def _visible(principal: Principal, row: Row) -> bool:
     )
 
 
-def _wire(row: Row, principal: Principal | None) -> Row:
+def _wire(row: AssistantRow, principal: Principal | None) -> AssistantView:
     """The assistant as it is shown: no unlock secrets, grants only to admin keys."""
     return {
         "object": "assistant",
@@ -96,9 +122,37 @@ def _wire(row: Row, principal: Principal | None) -> Row:
     }
 
 
-def _phrase_columns(phrase: str | None) -> Row:
+def _plain_changes(body: AssistantUpdate) -> AssistantChanges:
+    """The fields a PATCH sets exactly as given (None resets provider, model, system_prompt,
+    temperature and max_tokens to the server's defaults; the others are never null)."""
+    given = body.model_fields_set
+    changes: AssistantChanges = {}
+    if "name" in given and body.name is not None:
+        changes["name"] = body.name
+    if "provider" in given:
+        changes["provider"] = body.provider
+    if "model" in given:
+        changes["model"] = body.model
+    if "system_prompt" in given:
+        changes["system_prompt"] = body.system_prompt
+    if "temperature" in given:
+        changes["temperature"] = body.temperature
+    if "max_tokens" in given:
+        changes["max_tokens"] = body.max_tokens
+    if "context_tokens" in given and body.context_tokens is not None:
+        changes["context_tokens"] = body.context_tokens
+    if "private" in given and body.private is not None:
+        changes["private"] = body.private
+    return changes
+
+
+UnlockColumns = tuple[str | None, str | None, int | None]
+"""``unlock_salt``, ``unlock_hash`` and ``unlock_words``."""
+
+
+def _phrase_columns(phrase: str | None) -> UnlockColumns:
     if phrase is None:
-        return {"unlock_salt": None, "unlock_hash": None, "unlock_words": None}
+        return None, None, None
     if len(normalize_phrase(phrase)) < MIN_PHRASE_CHARS:
         detail = "the unlock phrase must not be blank"
         raise ValidationFailed(
@@ -106,10 +160,10 @@ def _phrase_columns(phrase: str | None) -> Row:
             errors=[{"loc": ["body", "unlock_phrase"], "msg": detail, "type": "blank"}],
         )
     sealed = seal_phrase(phrase)
-    return {"unlock_salt": sealed.salt, "unlock_hash": sealed.hash, "unlock_words": sealed.words}
+    return sealed.salt, sealed.hash, sealed.words
 
 
-def _phrase_warnings(phrase: str | None, space_id: str, assistant_id: str) -> list[Row]:
+def _phrase_warnings(phrase: str | None, space_id: str, assistant_id: str) -> list[PhraseWarning]:
     """The warnings a phrase just saved deserves (logged without the phrase)."""
     if phrase is None or len(normalize_phrase(phrase)) >= SHORT_PHRASE_CHARS:
         return []
@@ -140,7 +194,7 @@ class AssistantService:
         self.system_prompt = system_prompt
         self.context_tokens = context_tokens
 
-    def builtin_default(self, space_id: str) -> Row:
+    def builtin_default(self, space_id: str) -> AssistantView:
         """The assistant of a space that has none named ``default`` (it is not stored)."""
         return {
             "object": "assistant",
@@ -191,7 +245,9 @@ class AssistantService:
                 )
         return list(dict.fromkeys(grants))
 
-    async def _get_visible(self, principal: Principal, space_id: str, assistant_id: str) -> Row:
+    async def _get_visible(
+        self, principal: Principal, space_id: str, assistant_id: str
+    ) -> AssistantRow:
         principal.require_space(space_id)
         row = await self.store.get_assistant(space_id, assistant_id)
         if row is None or not _visible(principal, row):
@@ -200,7 +256,9 @@ class AssistantService:
 
     # CRUD -------------------------------------------------------------------------------
 
-    async def create(self, principal: Principal, space_id: str, body: AssistantCreate) -> Row:
+    async def create(
+        self, principal: Principal, space_id: str, body: AssistantCreate
+    ) -> AssistantView:
         principal.require_writer(space_id)
         _operator_only(
             principal,
@@ -215,7 +273,9 @@ class AssistantService:
             ],
         )
         self._check_text(body.system_prompt, body.metadata)
-        row: Row = {
+        grants = await self._check_grants(space_id, body.grants)
+        salt, digest, words = _phrase_columns(body.unlock_phrase)
+        fields: AssistantFields = {
             "id": body.id or new_id("ast"),
             "name": body.name,
             "provider": body.provider,
@@ -225,15 +285,17 @@ class AssistantService:
             "max_tokens": body.max_tokens,
             "context_tokens": body.context_tokens or self.context_tokens,
             "private": body.private,
-            "grants": await self._check_grants(space_id, body.grants),
+            "grants": grants,
             "metadata": body.metadata,
-            **_phrase_columns(body.unlock_phrase),
+            "unlock_salt": salt,
+            "unlock_hash": digest,
+            "unlock_words": words,
         }
-        created = _wire(await self.store.create_assistant(space_id, row), principal)
+        created = _wire(await self.store.create_assistant(space_id, fields), principal)
         created["warnings"] = _phrase_warnings(body.unlock_phrase, space_id, created["id"])
         return created
 
-    async def get(self, principal: Principal, space_id: str, assistant_id: str) -> Row:
+    async def get(self, principal: Principal, space_id: str, assistant_id: str) -> AssistantView:
         return _wire(await self._get_visible(principal, space_id, assistant_id), principal)
 
     async def list_assistants(
@@ -255,7 +317,7 @@ class AssistantService:
 
     async def update(
         self, principal: Principal, space_id: str, assistant_id: str, body: AssistantUpdate
-    ) -> Row:
+    ) -> AssistantView:
         principal.require_writer(space_id)
         given = body.model_fields_set
         _operator_only(
@@ -267,13 +329,15 @@ class AssistantService:
             ],
         )
         self._check_text(body.system_prompt, None)
-        changes: Row = {name: getattr(body, name) for name in _PLAIN_FIELDS if name in given}
+        changes = _plain_changes(body)
         if body.grants is not None:
             changes["grants"] = await self._check_grants(space_id, body.grants)
         if "unlock_phrase" in given:
-            changes.update(_phrase_columns(body.unlock_phrase))
+            salt, digest, words = _phrase_columns(body.unlock_phrase)
+            changes["unlock_salt"], changes["unlock_hash"] = salt, digest
+            changes["unlock_words"] = words
 
-        def mutate(row: Row) -> Row:
+        def mutate(row: AssistantRow) -> AssistantChanges:
             if not _visible(principal, row):
                 raise _not_found(assistant_id)
             if row["private"] and not principal.is_admin:
@@ -300,13 +364,13 @@ class AssistantService:
 
     # who answers ------------------------------------------------------------------------
 
-    async def _unlocked(self, space_id: str, text: str) -> tuple[Row, str] | None:
+    async def _unlocked(self, space_id: str, text: str) -> tuple[AssistantRow, str] | None:
         if not text:
             return None
         rows = await self.store.list_unlockable_assistants(space_id)
         return find_unlock(rows, text) if rows else None
 
-    async def find_unlock(self, space_id: str, text: str) -> tuple[Row, str] | None:
+    async def find_unlock(self, space_id: str, text: str) -> tuple[AssistantView, str] | None:
         """The private assistant whose unlock phrase ``text`` contains (wire shape, without
         grants), and ``text`` without the phrase; or None."""
         found = await self._unlocked(space_id, text)

@@ -20,7 +20,7 @@ from typing import Literal, TypedDict
 from ..errors import Forbidden, NotFound, Unauthenticated, ValidationFailed
 from ..ids import new_id
 from ..store import Store
-from ..store.base import Row
+from ..store.rows import ApiKeyRow
 
 __all__ = ["KeyIdentity", "KeyService", "Principal", "hash_key", "is_loopback"]
 
@@ -163,7 +163,7 @@ class KeyService:
 
     async def create(
         self, role: KeyRole, space_id: str | None, name: str | None = None
-    ) -> tuple[str, Row]:
+    ) -> tuple[str, ApiKeyRow]:
         """Returns the secret (shown once) and the stored record (which has only its hash)."""
         if role == "admin" and space_id is not None:
             raise ValidationFailed("an admin key is not bound to a space; omit space_id")
@@ -186,7 +186,7 @@ class KeyService:
         self.forget()
         return key, row
 
-    async def list_keys(self) -> list[Row]:
+    async def list_keys(self) -> list[ApiKeyRow]:
         return await self.store.list_api_keys()
 
     async def revoke(self, key_id: str) -> None:

@@ -43,9 +43,9 @@ from ..ids import new_id
 from ..llm.base import StreamDone, StreamEvent
 from ..models import MessageCreate
 from ..store import Store
-from ..store.base import Row
 from ..store.idempotent import IdempotentWrite, writing_under
-from .assistants import AssistantService
+from ..store.rows import MessageRow
+from .assistants import AssistantService, AssistantView
 from .auth import Principal
 from .context import ChatContext, build_context
 from .idempotency import IdempotencyService
@@ -75,7 +75,7 @@ class ChatDelta:
 
 @dataclass(frozen=True, slots=True)
 class ChatDone:
-    message: Row
+    message: MessageRow
     """The assistant's stored reply."""
 
 
@@ -120,8 +120,8 @@ class ChatRun:
         thread_id: str,
         lease: str,
         holder: str,
-        user_message: Row,
-        assistant: Row,
+        user_message: MessageRow,
+        assistant: AssistantView,
         choice: ProviderChoice,
         context: ChatContext,
         stream: AsyncGenerator[StreamEvent, None],
@@ -159,7 +159,7 @@ class ChatRun:
             if isinstance(item, ChatDone):
                 return
 
-    async def result(self) -> Row:
+    async def result(self) -> MessageRow:
         """The stored reply, once the model has finished."""
         async for event in self.events():
             if isinstance(event, ChatDone):
@@ -225,7 +225,7 @@ class ChatRun:
             renewer.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._stream.aclose()
-        reply: Row | None = None
+        reply: MessageRow | None = None
         try:
             if failure is None and (done is not None or parts):
                 reply = await self._store_reply("".join(parts), done, first_token)
@@ -242,7 +242,9 @@ class ChatRun:
             what = "the reply was abandoned before the model said anything"
             self._queue.put_nowait(_Failed(failure or ProviderStreamInterrupted(what)))
 
-    async def _store_reply(self, text: str, done: StreamDone | None, first: float | None) -> Row:
+    async def _store_reply(
+        self, text: str, done: StreamDone | None, first: float | None
+    ) -> MessageRow:
         now = time.monotonic()
         usage = done.usage if done is not None else None
         metadata: dict[str, Any] = {
@@ -397,7 +399,7 @@ class ChatService:
         run._task.add_done_callback(lambda _: self._runs.discard(run))
         return run
 
-    async def recorded_reply(self, claim: ChatKey) -> Row | None:
+    async def recorded_reply(self, claim: ChatKey) -> MessageRow | None:
         """Hold ``claim``'s key in this process (RequestInProgress when a run of it is
         going on here) and return its recorded reply, letting the key go; or None: the key
         stays held for the run that :meth:`start` begins."""
@@ -410,7 +412,7 @@ class ChatService:
         if recorded is None:
             return None
         self.settle(claim)
-        return cast(Row, recorded[0])
+        return cast(MessageRow, recorded[0])
 
     def settle(self, claim: ChatKey | None) -> None:
         """The run of ``claim`` is over: a duplicate may run (and will replay its reply)."""

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from ..llm.base import ChatMessage
+from ..llm.base import ChatMessage, ChatRole
 from ..llm.tokens import count_message_tokens, count_prompt_tokens, fit_newest
 from ..store import Store
-from ..store.base import MessageQuery, Row
+from ..store.base import MessageQuery
+from ..store.rows import MessageRow
 
 __all__ = ["ChatContext", "build_context", "chat_message_of"]
 
@@ -82,11 +83,11 @@ class ChatContext:
         }
 
 
-def chat_message_of(row: Row) -> ChatMessage:
+def chat_message_of(row: MessageRow) -> ChatMessage:
     role = row["role"]
     if role in ("user", "assistant", "system"):
         images = row["images"] if role == "user" else ()
-        return ChatMessage(role, row["content"], images=images)
+        return ChatMessage(cast(ChatRole, role), row["content"], images=images)
     name = _NAME_CHARS.sub("_", role)[:64]
     return ChatMessage("user", row["content"], name=name, images=row["images"])
 
@@ -97,7 +98,7 @@ async def build_context(
     """``None`` when the thread does not exist."""
     system = ChatMessage("system", system_prompt) if system_prompt else None
     remaining = budget - count_prompt_tokens([system] if system else [])
-    rows: list[Row] = []  # newest first
+    rows: list[MessageRow] = []  # newest first
     older_than: int | None = None
     exhausted = False
     while True:

@@ -20,6 +20,7 @@ from ..errors import NotFound, ValidationFailed
 from ..events import Event, EventHub, SubscriberLagged, Subscription
 from ..store import Store
 from ..store.base import MessageQuery
+from ..store.rows import ThreadRow
 from ..validation import decimal_int64
 from .auth import Principal
 from .privacy import may_see, shows_private
@@ -82,7 +83,7 @@ class LiveService:
         self,
         principal: Principal,
         subscription: Subscription,
-        thread: dict[str, Any],
+        thread: ThreadRow,
         cursor: tuple[int, str | None] | None,
         replay: list[Event],
         found: bool,

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-from ..store.base import PageSlice, Row
+from ..store.base import PageSlice
 
 __all__ = ["page_of"]
 
+RowT = TypeVar("RowT")
 
-def page_of(slice_: PageSlice, cursor_of: Callable[[Row], str]) -> dict[str, Any]:
+
+def page_of(slice_: PageSlice[RowT], cursor_of: Callable[[RowT], str]) -> dict[str, Any]:
     rows = slice_.rows
     return {
         "object": "list",

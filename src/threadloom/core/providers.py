@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ServiceUnavailable
 from ..llm.base import LLMProvider
@@ -27,6 +27,9 @@ from ..llm.config import (
     missing_sdk,
 )
 from ..llm.offline import OfflineProvider
+
+if TYPE_CHECKING:
+    from .assistants import AssistantView
 
 __all__ = ["ProviderChoice", "ProviderPool", "checked_llm_config"]
 
@@ -71,7 +74,7 @@ class ProviderPool:
             self._config = checked_llm_config(self._resolve)
         return self._config
 
-    def choose(self, assistant: dict[str, Any]) -> ProviderChoice:
+    def choose(self, assistant: AssistantView) -> ProviderChoice:
         """The provider and model for ``assistant`` (a wire-shape assistant row)."""
         wanted = assistant.get("provider") or self.config.provider
         model = assistant.get("model")

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from ..errors import AlreadyExists, Conflict, NotFound, ValidationFailed
 from ..ids import is_valid_id
 from ..models import MessageCreate, MessageListQuery, Role, ThreadCreate, ThreadListQuery
-from ..store.base import Row, parse_ts
+from ..store.rows import MessageRow, ThreadChanges, ThreadRow
 from ..threadmem_schemas import (
     V1CreateRoleThread,
     V1PostRoleMessage,
@@ -26,6 +26,7 @@ from ..threadmem_schemas import (
     V1RoleThreadFilter,
     V1UpdateRoleThread,
 )
+from ..timestamps import parse_ts
 from .auth import Principal
 from .privacy import shows_private
 from .threads import ThreadService
@@ -40,7 +41,7 @@ def _seconds(timestamp: str) -> float:
     return parse_ts(timestamp).timestamp()
 
 
-def version_of(thread: Row) -> str:
+def version_of(thread: ThreadRow) -> str:
     """Changes whenever the thread does: every write moves ``updated_at``. The same basis as
     ``RoleThread.generate_version_hash`` in the library."""
     basis = (
@@ -57,7 +58,7 @@ def _role_v1(role: dict[str, Any]) -> dict[str, Any]:
     return {"name": role.get("name") or "", **v1, "description": role.get("description")}
 
 
-def message_v1(message: Row) -> dict[str, Any]:
+def message_v1(message: MessageRow) -> dict[str, Any]:
     return {
         "id": message["id"],
         "role": message["role"],
@@ -70,7 +71,7 @@ def message_v1(message: Row) -> dict[str, Any]:
     }
 
 
-def thread_v1(thread: Row, messages: list[dict[str, Any]]) -> dict[str, Any]:
+def thread_v1(thread: ThreadRow, messages: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "owner_id": thread["owner_id"],
         "public": thread["public"],
@@ -106,7 +107,7 @@ class RoleThreadService:
     # reading ----------------------------------------------------------------------------
 
     async def _messages(
-        self, principal: Principal, space_id: str, thread: Row
+        self, principal: Principal, space_id: str, thread: ThreadRow
     ) -> list[dict[str, Any]]:
         """Every message up to the thread row's count (so ``version`` matches the list),
         read page by page; readers never see private ones."""
@@ -118,7 +119,7 @@ class RoleThreadService:
                 limit=PAGE_SIZE, after=after, include_private=shows_private(principal)
             )
             page = await self.threads.list_messages(principal, space_id, thread["id"], query)
-            rows: list[Row] = page["data"]
+            rows: list[MessageRow] = page["data"]
             messages.extend(message_v1(row) for row in rows if row["seq"] <= last_seq)
             if not page["has_more"] or not rows or rows[-1]["seq"] >= last_seq:
                 break
@@ -131,7 +132,7 @@ class RoleThreadService:
 
     async def _matching(
         self, principal: Principal, space_id: str, filters: V1RoleThreadFilter
-    ) -> AsyncIterator[Row]:
+    ) -> AsyncIterator[ThreadRow]:
         if filters.id is not None:
             if not is_valid_id(filters.id):
                 return
@@ -207,8 +208,8 @@ class RoleThreadService:
         if body.metadata is not None:
             self.limits.metadata(body.metadata)
 
-        def mutate(thread: Row) -> Row:
-            changes: Row = {}
+        def mutate(thread: ThreadRow) -> ThreadChanges:
+            changes: ThreadChanges = {}
             if body.name is not None and body.name != thread["title"]:
                 changes["title"] = body.name
             if body.public != thread["public"]:
@@ -264,7 +265,7 @@ class RoleThreadService:
     ) -> dict[str, Any]:
         principal.require_writer(space_id)
 
-        def mutate(thread: Row) -> Row:
+        def mutate(thread: ThreadRow) -> ThreadChanges:
             if role.name in thread["role_mapping"]:
                 raise Conflict(f"role {role.name!r} already exists in thread {thread_id!r}")
             return {"role_mapping": {**thread["role_mapping"], role.name: role.model_dump()}}
@@ -279,7 +280,7 @@ class RoleThreadService:
         principal.require_writer(space_id)
         removed: list[dict[str, Any]] = []
 
-        def mutate(thread: Row) -> Row:
+        def mutate(thread: ThreadRow) -> ThreadChanges:
             mapping = dict(thread["role_mapping"])
             if name not in mapping:
                 raise NotFound(f"role {name!r} does not exist in thread {thread_id!r}")
@@ -291,7 +292,7 @@ class RoleThreadService:
         return _role_v1(removed[-1])
 
 
-def _accepts(thread: Row, filters: V1RoleThreadFilter) -> bool:
+def _accepts(thread: ThreadRow, filters: V1RoleThreadFilter) -> bool:
     if filters.owner_id is not None and thread["owner_id"] != filters.owner_id:
         return False
     if filters.name is not None and thread["title"] != filters.name:

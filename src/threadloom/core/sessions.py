@@ -14,7 +14,8 @@ from ..errors import AlreadyExists, NotFound
 from ..ids import new_id
 from ..models import ThreadCreate
 from ..store import Store
-from ..store.base import MessageQuery, Row, ThreadQuery
+from ..store.base import MessageQuery, ThreadQuery
+from ..store.rows import MessageRow
 from .auth import Principal
 from .chat import ChatRun, ChatService
 from .privacy import shows_private
@@ -106,7 +107,7 @@ class _Turn:
     output: str | None = None
 
 
-def _pair(row: Row, turns: deque[_Turn], by_id: dict[str, _Turn]) -> None:
+def _pair(row: MessageRow, turns: deque[_Turn], by_id: dict[str, _Turn]) -> None:
     if row["role"] == "user":
         if len(turns) == turns.maxlen:
             by_id.pop(turns[0].message_id, None)

@@ -8,7 +8,7 @@ from ..errors import Conflict, NotFound
 from ..ids import new_id
 from ..models import PageQuery, SpaceCreate, SpaceUpdate
 from ..store import Store
-from ..store.base import Row
+from ..store.rows import SpaceChanges, SpaceRow
 from .auth import Principal
 from .cursors import decode_cursor, encode_cursor
 from .limits import LimitChecker
@@ -35,7 +35,7 @@ def merge_keys(current: dict[str, Any], patch: dict[str, Any | None]) -> dict[st
     return merged
 
 
-def _cursor(row: Row) -> str:
+def _cursor(row: SpaceRow) -> str:
     return encode_cursor(row["id"])
 
 
@@ -44,7 +44,7 @@ class SpaceService:
         self.store = store
         self.limits = limits
 
-    async def create(self, principal: Principal, body: SpaceCreate) -> Row:
+    async def create(self, principal: Principal, body: SpaceCreate) -> SpaceRow:
         principal.require_admin()
         self.limits.metadata(body.metadata)
         space_id = body.id or new_id("spc")
@@ -52,7 +52,7 @@ class SpaceService:
             space_id, body.name or space_id, body.metadata, body.default_thread_ttl_seconds
         )
 
-    async def get(self, principal: Principal, space_id: str) -> Row:
+    async def get(self, principal: Principal, space_id: str) -> SpaceRow:
         principal.require_space(space_id)
         row = await self.store.get_space(space_id)
         if row is None:
@@ -65,12 +65,12 @@ class SpaceService:
         page = await self.store.list_spaces(query.limit, after, before, principal.space_id)
         return page_of(page, _cursor)
 
-    async def update(self, principal: Principal, space_id: str, body: SpaceUpdate) -> Row:
+    async def update(self, principal: Principal, space_id: str, body: SpaceUpdate) -> SpaceRow:
         principal.require_space(space_id)
         principal.require_admin()
 
-        def mutate(space: Row) -> Row:
-            changes: Row = {}
+        def mutate(space: SpaceRow) -> SpaceChanges:
+            changes: SpaceChanges = {}
             if body.name is not None:
                 changes["name"] = body.name
             if body.metadata is not None:

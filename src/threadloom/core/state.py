@@ -8,7 +8,7 @@ from ..errors import NotFound, PreconditionFailed, ValidationFailed
 from ..events import EventHub
 from ..models import PageQuery
 from ..store import Store
-from ..store.base import Row
+from ..store.rows import StateRow
 from ..validation import decimal_int64
 from .auth import Principal
 from .cursors import decode_cursor, encode_cursor
@@ -63,7 +63,7 @@ class StateService:
         self.limits = limits
         self.events = events
 
-    async def get(self, principal: Principal, space_id: str, thread_id: str) -> Row:
+    async def get(self, principal: Principal, space_id: str, thread_id: str) -> StateRow:
         principal.require_space(space_id)
         row = await self.store.get_state(space_id, thread_id)
         if row is None:
@@ -77,7 +77,7 @@ class StateService:
         thread_id: str,
         if_match: str | None,
         compute: Any,
-    ) -> Row:
+    ) -> StateRow:
         principal.require_writer(space_id)
         expected = parse_if_match(if_match)
 
@@ -106,7 +106,7 @@ class StateService:
         thread_id: str,
         state: Any,
         if_match: str | None = None,
-    ) -> Row:
+    ) -> StateRow:
         self.limits.state(state)
         return await self._write(principal, space_id, thread_id, if_match, lambda _: state)
 
@@ -117,7 +117,7 @@ class StateService:
         thread_id: str,
         patch: Any,
         if_match: str | None = None,
-    ) -> Row:
+    ) -> StateRow:
         return await self._write(
             principal, space_id, thread_id, if_match, lambda current: merge_patch(current, patch)
         )

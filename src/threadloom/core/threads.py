@@ -18,16 +18,10 @@ from ..models import (
     ThreadUpdate,
 )
 from ..store import Store
-from ..store.base import (
-    MessageQuery,
-    PageSlice,
-    Row,
-    ThreadQuery,
-    expiry_of,
-    format_ts,
-    utc_now,
-)
+from ..store.base import MessageQuery, PageSlice, ThreadQuery, expiry_of
 from ..store.idempotent import replaying
+from ..store.rows import MessageRow, ThreadChanges, ThreadRow
+from ..timestamps import format_ts, utc_now
 from ..validation import check_metadata_filters
 from .auth import Principal
 from .cursors import Timestamp, decode_cursor, encode_cursor
@@ -39,11 +33,11 @@ from .spaces import merge_keys
 __all__ = ["ThreadService", "messages_page"]
 
 
-def _message_cursor(row: Row) -> str:
+def _message_cursor(row: MessageRow) -> str:
     return encode_cursor(row["seq"])
 
 
-def messages_page(rows: list[Row]) -> dict[str, Any]:
+def messages_page(rows: list[MessageRow]) -> dict[str, Any]:
     """A complete list of messages (a batch just appended) in the list envelope."""
     return page_of(PageSlice(rows, False), _message_cursor)
 
@@ -98,7 +92,7 @@ class ThreadService:
         *,
         loc: tuple[str, ...] = (),
         message_loc: tuple[str, ...] = ("message",),
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[ThreadRow, list[MessageRow]]:
         """A new thread (its fields' errors located under ``loc``) with ``messages`` (one
         located at ``message_loc``; several at ``messages.N``)."""
         principal.require_writer(space_id)
@@ -112,7 +106,7 @@ class ThreadService:
             self._publish(space_id, thread_id, "message.created", row)
         return thread, rows
 
-    async def get(self, principal: Principal, space_id: str, thread_id: str) -> Row:
+    async def get(self, principal: Principal, space_id: str, thread_id: str) -> ThreadRow:
         principal.require_space(space_id)
         row = await self.store.get_thread(space_id, thread_id)
         if row is None:
@@ -148,18 +142,19 @@ class ThreadService:
 
     async def update(
         self, principal: Principal, space_id: str, thread_id: str, body: ThreadUpdate
-    ) -> Row:
+    ) -> ThreadRow:
         principal.require_writer(space_id)
         self.limits.title(body.title)
 
-        def mutate(thread: Row) -> Row:
-            changes: Row = {}
-            for field in ("title", "public", "owner_id"):
-                value = getattr(body, field)
-                if field in body.model_fields_set and value != thread[field]:
-                    if value is None and field == "public":
-                        continue
-                    changes[field] = value
+        def mutate(thread: ThreadRow) -> ThreadChanges:
+            changes: ThreadChanges = {}
+            given = body.model_fields_set
+            if "title" in given and body.title != thread["title"]:
+                changes["title"] = body.title
+            if "public" in given and body.public != thread["public"] and body.public is not None:
+                changes["public"] = body.public
+            if "owner_id" in given and body.owner_id != thread["owner_id"]:
+                changes["owner_id"] = body.owner_id
             if body.status is not None and body.status != thread["status"]:
                 changes["status"] = body.status
                 archived = body.status == "archived"
@@ -189,7 +184,7 @@ class ThreadService:
 
     async def set_status(
         self, principal: Principal, space_id: str, thread_id: str, archived: bool
-    ) -> Row:
+    ) -> ThreadRow:
         status: Literal["active", "archived"] = "archived" if archived else "active"
         return await self.update(principal, space_id, thread_id, ThreadUpdate(status=status))
 
@@ -209,7 +204,7 @@ class ThreadService:
         messages: Sequence[MessageCreate],
         *,
         loc: tuple[str, ...] = (),
-    ) -> list[Row]:
+    ) -> list[MessageRow]:
         principal.require_writer(space_id)
         if len(messages) == 1:
             self.limits.message(messages[0], loc)

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..store.base import Row
+from ..store.rows import AssistantRow
 
 __all__ = [
     "MAX_PHRASE_CHARS",
@@ -71,9 +71,8 @@ def _remove(text: str, start: int, end: int) -> str:
     return head + tail
 
 
-def _matches(row: Row, candidate: str) -> bool:
-    digest = _digest(row["unlock_salt"], candidate)
-    return hmac.compare_digest(digest, row["unlock_hash"])
+def _matches(salt: str, sealed: str, candidate: str) -> bool:
+    return hmac.compare_digest(_digest(salt, candidate), sealed)
 
 
 def _window_candidates(words: Sequence[str], i: int, n: int, chars: int) -> list[str]:
@@ -95,7 +94,7 @@ def _window_candidates(words: Sequence[str], i: int, n: int, chars: int) -> list
     return candidates
 
 
-def find_unlock(rows: Sequence[Row], text: str) -> tuple[Row, str] | None:
+def find_unlock(rows: Sequence[AssistantRow], text: str) -> tuple[AssistantRow, str] | None:
     """The first of ``rows`` (assistants with an unlock phrase) whose phrase ``text``
     contains as whole words, and ``text`` without those words; or None."""
     spans = [match.span() for match in _WORD.finditer(text)]
@@ -105,12 +104,12 @@ def find_unlock(rows: Sequence[Row], text: str) -> tuple[Row, str] | None:
     for word in words:
         ends.append(ends[-1] + len(word) + 1)
     for row in rows:
-        n = row.get("unlock_words")
-        if not n or n > len(words) or not row.get("unlock_hash") or not row.get("unlock_salt"):
+        n, salt, sealed = row.get("unlock_words"), row.get("unlock_salt"), row.get("unlock_hash")
+        if not n or n > len(words) or not sealed or not salt:
             continue
         for i in range(len(words) - n + 1):
             chars = ends[i + n] - ends[i] - 1
             for candidate in _window_candidates(words, i, n, chars):
-                if _matches(row, candidate):
+                if _matches(salt, sealed, candidate):
                     return row, _remove(text, spans[i][0], spans[i + n - 1][1])
     return None

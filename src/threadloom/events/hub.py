@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import orjson
 
 from ..ids import ProcessSequence, new_id
-from ..store.base import now_ts
+from ..timestamps import now_ts
 
 __all__ = [
     "Event",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..extras import requires_extra
-from .base import Store
+from .contract import Store
 from .urls import backend_of, postgres_dsn, sqlite_path
 
 if TYPE_CHECKING:

@@ -1,43 +1,47 @@
-"""The store contract every backend implements, and the small helpers they share.
-
-Rows cross this boundary as plain dicts already in their wire shape (timestamps as RFC 3339
-text, JSON columns decoded), so the request path serializes them once with orjson and never
-builds model objects. Rules live in the services; the store holds every query and keeps each
-operation atomic: an append is one statement on PostgreSQL and one write transaction on SQLite.
-A create made under an Idempotency-Key writes the key's record in that same unit (a
-PostgreSQL transaction then), so the two commit together (see ``store.idempotent``).
-"""
+"""What the store contract speaks in (queries, pages, mutations) and the small helpers the
+backends share. The contract itself is ``store.contract``; the rows are ``store.rows``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Generic, Literal, TypeVar
 
-from ..models import MessageCreate, ThreadCreate
+from ..models import ThreadCreate
+from ..timestamps import format_ts, now_ts, parse_ts, utc_now
+from .rows import AssistantChanges, AssistantRow, SpaceChanges, SpaceRow, ThreadChanges, ThreadRow
 
 __all__ = [
+    "ASSISTANT_COLUMNS",
+    "ASSISTANT_COLUMNS_UPDATABLE",
+    "THREAD_COLUMNS_UPDATABLE",
+    "AssistantMutation",
     "IdempotencyRecord",
     "KeysetPlan",
     "MessageQuery",
     "Order",
     "PageSlice",
     "Row",
-    "Store",
+    "SpaceMutation",
+    "StateMutation",
+    "ThreadMutation",
     "ThreadQuery",
     "expiry_of",
-    "format_ts",
     "keyset_plan",
-    "now_ts",
-    "parse_ts",
     "requested_expiry",
     "slice_page",
+    # moved to ``threadloom.timestamps``; importable from here until the CLI and its tests,
+    # changed in parallel, import them from there
+    "format_ts",
+    "now_ts",
+    "parse_ts",
     "utc_now",
 ]
 
 Row = dict[str, Any]
+"""A row of no particular kind (for tests); the store's rows are typed in ``store.rows``."""
+RowT = TypeVar("RowT")
 Order = Literal["asc", "desc"]
 THREAD_COLUMNS_UPDATABLE = frozenset(
     {
@@ -55,35 +59,6 @@ PURGE_BATCH = 500
 """Threads deleted per transaction when purging an owner: one huge owner never holds one
 giant transaction."""
 UNLOCKABLE_ASSISTANTS_MAX = 100
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def format_ts(value: datetime) -> str:
-    """Fixed-width RFC 3339 in UTC, e.g. ``2026-11-22T19:40:00.123456Z`` (sorts like time)."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-_second: tuple[int, str] = (-1, "")
-"""The last second ``now_ts`` formatted, and its text up to the decimal point."""
-
-
-def now_ts() -> str:
-    """``format_ts(utc_now())``, at a quarter of its cost: the text up to the second is
-    formatted once a second and the microseconds appended (both floor the clock's time)."""
-    global _second
-    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
-    second = _second  # one read: another thread may replace it meanwhile
-    if second[0] != seconds:
-        text = format_ts(datetime.fromtimestamp(seconds, UTC))
-        second = _second = (seconds, text[: -len("000000Z")])
-    return f"{second[1]}{micros:06d}Z"
-
-
-def parse_ts(value: str) -> datetime:
-    return datetime.fromisoformat(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,12 +82,12 @@ def keyset_plan(order: Order, *, has_after: bool, has_before: bool) -> KeysetPla
 
 
 @dataclass(frozen=True, slots=True)
-class PageSlice:
-    rows: list[Row]
+class PageSlice(Generic[RowT]):
+    rows: list[RowT]
     has_more: bool
 
 
-def slice_page(rows: list[Row], limit: int, plan: KeysetPlan) -> PageSlice:
+def slice_page(rows: list[RowT], limit: int, plan: KeysetPlan) -> PageSlice[RowT]:
     """Rows were fetched with ``LIMIT limit + 1`` in walking order."""
     has_more = len(rows) > limit
     rows = rows[:limit]
@@ -159,38 +134,6 @@ MESSAGE_ID_TAKEN = "a message with one of these ids already exists in the thread
 MESSAGE_ID_CONSTRAINT = "uq_messages_thread_pk_id"
 
 
-def new_thread_row(
-    space_id: str,
-    thread_id: str,
-    thread: ThreadCreate,
-    *,
-    state_version: int,
-    role_mapping: dict[str, Any],
-    message_count: int,
-    now: str,
-    expires_at: str | None,
-) -> Row:
-    """The row of a thread just created, as every backend returns it (no read-back)."""
-    return {
-        "object": "thread",
-        "id": thread_id,
-        "space_id": space_id,
-        "title": thread.title,
-        "owner_id": thread.owner_id,
-        "public": thread.public,
-        "status": "active",
-        "metadata": thread.metadata,
-        "state": thread.state,
-        "state_version": state_version,
-        "role_mapping": role_mapping,
-        "message_count": message_count,
-        "created_at": now,
-        "updated_at": now,
-        "archived_at": None,
-        "expires_at": expires_at,
-    }
-
-
 def expiry_of(now: datetime, ttl_seconds: int | None) -> datetime | None:
     """When a thread created or given a time to live at ``now`` expires."""
     return now + timedelta(seconds=ttl_seconds) if ttl_seconds is not None else None
@@ -231,170 +174,15 @@ ASSISTANT_COLUMNS_UPDATABLE = frozenset(ASSISTANT_COLUMNS) - {
 }
 
 
-def new_assistant_row(space_id: str, fields: Row, now: str) -> Row:
-    """The row of an assistant just created from ``fields``, as both backends return it."""
-    return {
-        "object": "assistant",
-        "id": fields["id"],
-        "space_id": space_id,
-        "name": fields["name"],
-        "provider": fields.get("provider"),
-        "model": fields.get("model"),
-        "system_prompt": fields.get("system_prompt"),
-        "temperature": fields.get("temperature"),
-        "max_tokens": fields.get("max_tokens"),
-        "context_tokens": fields["context_tokens"],
-        "private": bool(fields.get("private", False)),
-        "grants": list(fields.get("grants", [])),
-        "unlock_salt": fields.get("unlock_salt"),
-        "unlock_hash": fields.get("unlock_hash"),
-        "unlock_words": fields.get("unlock_words"),
-        "metadata": fields.get("metadata", {}),
-        "created_at": now,
-        "updated_at": now,
-    }
+SpaceMutation = Callable[[SpaceRow], SpaceChanges]
+"""Given the current space row, return the columns to change."""
 
-
-def state_row(thread_id: str, state: Any, version: int, updated_at: str | None) -> Row:
-    """A thread's state as every backend returns it."""
-    return {
-        "object": "thread.state",
-        "thread_id": thread_id,
-        "state": state,
-        "version": version,
-        "updated_at": updated_at,
-    }
-
-
-ThreadMutation = Callable[[Row], Row]
+ThreadMutation = Callable[[ThreadRow], ThreadChanges]
 """Given the current thread row, return the columns to change (a subset of the updatable ones)."""
 
 StateMutation = Callable[[Any, int], Any]
 """Given the current state and version, return the new state (or raise to refuse)."""
 
-AssistantMutation = Callable[[Row], Row]
+AssistantMutation = Callable[[AssistantRow], AssistantChanges]
 """Given the current assistant row, return the columns to change (a subset of the updatable
 ones), or raise to refuse."""
-
-
-class Store(Protocol):
-    """What the services need from a backend. Every method is atomic on its own.
-
-    Assistants: rows carry every column, the unlock salt, hash and word count included (the
-    service strips them from what it shows). ``create_assistant`` raises AlreadyExists for a
-    taken id or name and NotFound for a missing space; ``list_assistants`` pages by id and,
-    with ``include_private=False``, leaves out the private assistants whose grants do not
-    name ``granted_to``; ``list_unlockable_assistants`` returns at most
-    ``UNLOCKABLE_ASSISTANTS_MAX`` private assistants that have an unlock phrase.
-
-    Retention: a thread whose ``expires_at`` has passed is missing for every method (get,
-    list, append, state, update, purge) from that instant, whether or not its rows are gone
-    yet. ``create_thread`` sets ``expires_at`` to ``thread.expires_at`` (the service checks
-    it is in the future), or from ``thread.ttl_seconds``, or else from the space's
-    ``default_thread_ttl_seconds``, counted from ``created_at``; an expired thread's id can
-    be taken again at once. ``sweep_expired`` deletes at most ``limit`` expired
-    threads (one transaction on SQL) and returns how many; ``purge_owner`` deletes every
-    thread of one owner in a space, in transactions of ``PURGE_BATCH`` threads, and returns
-    how many that had not expired yet it deleted.
-
-    Leases: ``acquire_lease`` takes the named lease for ``seconds`` (or extends it when
-    ``holder`` holds it already; an expired lease is taken over) and returns None, or returns
-    the seconds left on another holder's lease. ``release_lease`` gives it up, only if
-    ``holder`` still holds it.
-    """
-
-    backend: str
-
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def ping(self) -> None: ...
-
-    # spaces
-    async def create_space(
-        self,
-        space_id: str,
-        name: str,
-        metadata: dict[str, Any],
-        default_thread_ttl_seconds: int | None = None,
-    ) -> Row: ...
-    async def get_space(self, space_id: str) -> Row | None: ...
-    async def list_spaces(
-        self, limit: int, after: str | None, before: str | None, only: str | None
-    ) -> PageSlice: ...
-    async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None: ...
-    async def delete_space(self, space_id: str, force: bool) -> bool: ...
-
-    # threads
-    async def create_thread(
-        self,
-        space_id: str,
-        thread_id: str,
-        thread: ThreadCreate,
-        messages: Sequence[MessageCreate],
-    ) -> tuple[Row, list[Row]]: ...
-    async def get_thread(self, space_id: str, thread_id: str) -> Row | None: ...
-    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice: ...
-    async def update_thread(
-        self, space_id: str, thread_id: str, mutate: ThreadMutation
-    ) -> Row | None: ...
-    async def purge_thread(self, space_id: str, thread_id: str) -> bool: ...
-    async def purge_owner(self, space_id: str, owner_id: str) -> int: ...
-    async def sweep_expired(self, limit: int) -> int: ...
-
-    # messages
-    async def append_messages(
-        self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]: ...
-    async def list_messages(
-        self, space_id: str, thread_id: str, query: MessageQuery
-    ) -> PageSlice | None: ...
-
-    # state
-    async def get_state(self, space_id: str, thread_id: str) -> Row | None: ...
-    async def write_state(
-        self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None: ...
-    async def list_state_versions(
-        self,
-        space_id: str,
-        thread_id: str,
-        limit: int,
-        after_version: int | None,
-        before_version: int | None,
-    ) -> PageSlice | None: ...
-
-    # API keys
-    async def create_api_key(self, row: Row) -> Row: ...
-    async def find_api_key(self, key_hash: str) -> Row | None: ...
-    async def list_api_keys(self) -> list[Row]: ...
-    async def revoke_api_key(self, key_id: str) -> bool: ...
-    async def count_api_keys(self, include_revoked: bool = False) -> int: ...
-
-    # assistants
-    async def create_assistant(self, space_id: str, row: Row) -> Row: ...
-    async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None: ...
-    async def list_assistants(
-        self,
-        space_id: str,
-        limit: int,
-        after: str | None,
-        before: str | None,
-        *,
-        include_private: bool = True,
-        granted_to: str | None = None,
-    ) -> PageSlice: ...
-    async def update_assistant(
-        self, space_id: str, assistant_id: str, mutate: AssistantMutation
-    ) -> Row | None: ...
-    async def delete_assistant(self, space_id: str, assistant_id: str) -> bool: ...
-    async def list_unlockable_assistants(self, space_id: str) -> list[Row]: ...
-
-    # leases
-    async def acquire_lease(self, name: str, holder: str, seconds: float) -> float | None: ...
-    async def release_lease(self, name: str, holder: str) -> None: ...
-
-    # idempotency
-    # Records are written by the creates themselves, in their own transaction (see
-    # ``store.idempotent``); these read one, and delete the old ones.
-    async def idempotency_lookup(self, scope: str, key: str) -> IdempotencyRecord | None: ...
-    async def idempotency_sweep(self, older_than_seconds: float) -> int: ...

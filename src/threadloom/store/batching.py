@@ -34,16 +34,19 @@ import contextvars
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar, cast
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from ..models import MessageCreate
-from .base import Row, StateMutation, Store
+from .base import StateMutation
+from .contract import Store
 from .idempotent import IdempotentWrite, item_failure, take_write
 from .proxy import StoreProxy
+from .rows import MessageRow, StateRow
 
 __all__ = [
     "AppendItem",
     "BatchWriter",
+    "BatchWritingStore",
     "BatchingStore",
     "GroupCommitter",
     "StateWrite",
@@ -74,12 +77,15 @@ class StateWrite:
     keep_versions: int
 
 
-AppendResult = list[Row] | Exception
-StateResult = Row | None | Exception
+AppendResult = list[MessageRow] | Exception
+StateResult = StateRow | None | Exception
 
 
+@runtime_checkable
 class BatchWriter(Protocol):
-    """A backend that can write several appends, or several state writes, as one unit."""
+    """A backend that can write several appends, or several state writes, as one unit.
+    The backends that can (SQLite, PostgreSQL) name it among their bases; ``group_commit``
+    checks for it."""
 
     batch_per_thread: bool
     """True when an append batch may hold appends to one thread only (each thread then has
@@ -89,13 +95,13 @@ class BatchWriter(Protocol):
     data_errors: tuple[type[Exception], ...]
     """The driver's errors that mean "this value cannot be stored" (see ``item_failure``)."""
 
-    async def append_item(self, item: AppendItem) -> list[Row]:
+    async def append_item(self, item: AppendItem) -> list[MessageRow]:
         """One append (and its key's record), in a transaction of its own."""
         ...
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None: ...
+    ) -> StateRow | None: ...
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
         """One result per item, in order: its stored rows, or its own error (as
@@ -106,6 +112,10 @@ class BatchWriter(Protocol):
         """Writes to one thread, applied in order: one result per item, as its own
         ``write_state`` call would have given (None for a missing thread) or raised."""
         ...
+
+
+class BatchWritingStore(Store, BatchWriter, Protocol):
+    """A whole store that can also write batches: what ``BatchingStore`` wraps."""
 
 
 async def append_one_by_one(store: BatchWriter, items: Sequence[AppendItem]) -> list[AppendResult]:
@@ -243,16 +253,16 @@ class BatchingStore(StoreProxy):
     through. For the server, where many requests write at once; the local library (one
     caller, no event loop of its own) uses the store directly."""
 
-    def __init__(self, store: BatchWriter) -> None:
+    def __init__(self, store: BatchWritingStore) -> None:
         super().__init__(store)
         per_thread = store.batch_per_thread
-        self.appends: GroupCommitter[AppendItem, list[Row]] = GroupCommitter(
+        self.appends: GroupCommitter[AppendItem, list[MessageRow]] = GroupCommitter(
             store.append_batch,
             key=lambda item: (item.space_id, item.thread_id) if per_thread else None,
             size=lambda item: len(item.messages),
             max_size=MAX_BATCH_MESSAGES,
         )
-        self.state_writes: GroupCommitter[StateWrite, Row | None] = GroupCommitter(
+        self.state_writes: GroupCommitter[StateWrite, StateRow | None] = GroupCommitter(
             store.write_state_batch,
             key=lambda item: (item.space_id, item.thread_id),
             size=lambda _item: 1,
@@ -261,12 +271,12 @@ class BatchingStore(StoreProxy):
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]:
+    ) -> list[MessageRow]:
         return await self.appends.submit(AppendItem(space_id, thread_id, messages, take_write()))
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None:
+    ) -> StateRow | None:
         return await self.state_writes.submit(
             StateWrite(space_id, thread_id, mutate, keep_versions)
         )
@@ -274,13 +284,13 @@ class BatchingStore(StoreProxy):
     async def close(self) -> None:
         await self.appends.drain()
         await self.state_writes.drain()
-        await cast(Store, self._store).close()
+        await self._store.close()
 
 
 def group_commit(store: Store) -> Store:
     """``store`` with group-committed writes, when its backend can write batches. Redis
     cannot and need not: each write there is one script with no commit to share, and
     queueing its writes would only make them wait for each other."""
-    if not hasattr(store, "append_batch"):
+    if not isinstance(store, BatchWriter):
         return store
-    return cast(Store, BatchingStore(cast(BatchWriter, store)))
+    return BatchingStore(store)

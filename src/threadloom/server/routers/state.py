@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from ...core.state import etag
 from ...models import Page, PageQuery, State, StatePut, StateVersion
+from ...store.rows import StateRow
 from ...validation import STORABLE_BODY
 from ..deps import Ctx, SpaceId, ThreadId
 from ..queries import query_openapi, query_parser
@@ -22,7 +23,7 @@ IfMatch = Annotated[
 ]
 
 
-def _state_response(row: dict[str, Any]) -> Response:
+def _state_response(row: StateRow) -> Response:
     return json_response(row, headers={"ETag": etag(row["version"])})
 
 

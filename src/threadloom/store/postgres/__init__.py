@@ -17,6 +17,7 @@ Atomicity without application locks:
 
 from __future__ import annotations
 
+from ..batching import BatchWriter
 from .access import AccessStoreMixin
 from .assistants import AssistantStoreMixin
 from .connection import PostgresBase
@@ -36,6 +37,7 @@ class PostgresStore(
     AccessStoreMixin,
     LeaseStoreMixin,
     PostgresBase,
+    BatchWriter,
 ):
     """The whole store: each mixin holds the queries of one resource, the base holds the
-    pool."""
+    pool; as a ``BatchWriter`` it group-commits in the server (``store.batching``)."""

@@ -7,60 +7,47 @@ from datetime import timedelta
 import asyncpg
 
 from ...errors import AlreadyExists, NotFound
-from ..base import IdempotencyRecord, Row, format_ts, utc_now
-from .connection import PostgresBase, Record, _count, _ts
+from ...timestamps import utc_now
+from ..base import IdempotencyRecord
+from ..rows import ApiKeyRow, NewApiKey
+from .connection import PostgresBase, _count
+from .rows import API_KEY_COLUMNS, api_key_row
 
 __all__ = ["AccessStoreMixin"]
-
-_KEY_COLUMNS = "id, name, role, space_id, prefix, created_at, revoked_at"
-
-
-def _key(r: Record) -> Row:
-    return {
-        "object": "api_key",
-        "id": r[0],
-        "name": r[1],
-        "role": r[2],
-        "space_id": r[3],
-        "prefix": r[4],
-        "created_at": format_ts(r[5]),
-        "revoked_at": _ts(r[6]),
-    }
 
 
 class AccessStoreMixin(PostgresBase):
     # API keys ---------------------------------------------------------------------------
 
-    async def create_api_key(self, row: Row) -> Row:
+    async def create_api_key(self, key: NewApiKey) -> ApiKeyRow:
         try:
             r = await self._fetchrow(
                 "INSERT INTO api_keys (id, key_hash, prefix, name, role, space_id, created_at)"
-                f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_KEY_COLUMNS}",
-                row["id"],
-                row["key_hash"],
-                row["prefix"],
-                row["name"],
-                row["role"],
-                row["space_id"],
+                f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {API_KEY_COLUMNS}",
+                key["id"],
+                key["key_hash"],
+                key["prefix"],
+                key["name"],
+                key["role"],
+                key["space_id"],
                 utc_now(),
             )
         except asyncpg.UniqueViolationError as exc:
-            raise AlreadyExists(f"API key {row['id']!r} already exists") from exc
+            raise AlreadyExists(f"API key {key['id']!r} already exists") from exc
         except asyncpg.ForeignKeyViolationError as exc:
-            raise NotFound(f"space {row['space_id']!r} does not exist") from exc
+            raise NotFound(f"space {key['space_id']!r} does not exist") from exc
         assert r is not None
-        return _key(r)
+        return api_key_row(r)
 
-    async def find_api_key(self, key_hash: str) -> Row | None:
+    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
         r = await self._fetchrow(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1", key_hash
+            f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = $1", key_hash
         )
-        return _key(r) if r is not None else None
+        return api_key_row(r) if r is not None else None
 
-    async def list_api_keys(self) -> list[Row]:
-        return [
-            _key(r) for r in await self._fetch(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY id")
-        ]
+    async def list_api_keys(self) -> list[ApiKeyRow]:
+        sql = f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY id"
+        return [api_key_row(r) for r in await self._fetch(sql)]
 
     async def revoke_api_key(self, key_id: str) -> bool:
         status = await self._execute(

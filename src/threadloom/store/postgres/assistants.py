@@ -7,24 +7,23 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from ...errors import AlreadyExists, NotFound
+from ...timestamps import format_ts, utc_now
 from ..base import (
     ASSISTANT_COLUMNS,
     ASSISTANT_COLUMNS_UPDATABLE,
     UNLOCKABLE_ASSISTANTS_MAX,
     AssistantMutation,
     PageSlice,
-    Row,
-    format_ts,
     keyset_plan,
-    new_assistant_row,
     slice_page,
-    utc_now,
 )
+from ..rows import AssistantFields, AssistantRow, changed, new_assistant_row
 
 if TYPE_CHECKING:
     from .connection import Queryable
 
-from .connection import PostgresBase, Record, _count
+from .connection import PostgresBase, _count
+from .rows import assistant_row
 
 __all__ = ["AssistantStoreMixin"]
 
@@ -32,30 +31,7 @@ _COLUMNS = ", ".join(ASSISTANT_COLUMNS)
 _NAME_CONSTRAINT = "uq_assistants_space_id_name"
 
 
-def _assistant(r: Record) -> Row:
-    return {
-        "object": "assistant",
-        "id": r[1],
-        "space_id": r[0],
-        "name": r[2],
-        "provider": r[3],
-        "model": r[4],
-        "system_prompt": r[5],
-        "temperature": r[6],
-        "max_tokens": r[7],
-        "context_tokens": r[8],
-        "private": r[9],
-        "grants": r[10],
-        "unlock_salt": r[11],
-        "unlock_hash": r[12],
-        "unlock_words": r[13],
-        "metadata": r[14],
-        "created_at": format_ts(r[15]),
-        "updated_at": format_ts(r[16]),
-    }
-
-
-def _taken(exc: asyncpg.UniqueViolationError, space_id: str, row: Row) -> AlreadyExists:
+def _taken(exc: asyncpg.UniqueViolationError, space_id: str, row: AssistantRow) -> AlreadyExists:
     if getattr(exc, "constraint_name", None) == _NAME_CONSTRAINT:
         return AlreadyExists(f"an assistant named {row['name']!r} already exists in {space_id!r}")
     return AlreadyExists(f"assistant {row['id']!r} already exists")
@@ -64,13 +40,14 @@ def _taken(exc: asyncpg.UniqueViolationError, space_id: str, row: Row) -> Alread
 class AssistantStoreMixin(PostgresBase):
     # assistants -------------------------------------------------------------------------
 
-    async def create_assistant(self, space_id: str, row: Row) -> Row:
+    async def create_assistant(self, space_id: str, fields: AssistantFields) -> AssistantRow:
         now = utc_now()
-        stored = new_assistant_row(space_id, row, format_ts(now))
-        values: list[Any] = [stored[column] for column in ASSISTANT_COLUMNS[:-2]]
+        stored = new_assistant_row(space_id, fields, format_ts(now))
+        columns: dict[str, Any] = {**stored}
+        values: list[Any] = [columns[column] for column in ASSISTANT_COLUMNS[:-2]]
         placeholders = ", ".join(f"${n}" for n in range(1, len(values) + 3))
 
-        async def effect(db: Queryable) -> Row:
+        async def effect(db: Queryable) -> AssistantRow:
             try:
                 await db.execute(
                     f"INSERT INTO assistants ({_COLUMNS}) VALUES ({placeholders})",
@@ -86,13 +63,13 @@ class AssistantStoreMixin(PostgresBase):
 
         return await self._created(effect)
 
-    async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None:
+    async def get_assistant(self, space_id: str, assistant_id: str) -> AssistantRow | None:
         r = await self._fetchrow(
             f"SELECT {_COLUMNS} FROM assistants WHERE space_id = $1 AND id = $2",
             space_id,
             assistant_id,
         )
-        return _assistant(r) if r is not None else None
+        return assistant_row(r) if r is not None else None
 
     async def list_assistants(
         self,
@@ -103,7 +80,7 @@ class AssistantStoreMixin(PostgresBase):
         *,
         include_private: bool = True,
         granted_to: str | None = None,
-    ) -> PageSlice:
+    ) -> PageSlice[AssistantRow]:
         plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
         args: list[Any] = [space_id]
         where = ["space_id = $1"]
@@ -119,12 +96,12 @@ class AssistantStoreMixin(PostgresBase):
             f"SELECT {_COLUMNS} FROM assistants WHERE {' AND '.join(where)}"
             f" ORDER BY id {plan.direction} LIMIT ${len(args)}"
         )
-        rows = [_assistant(r) for r in await self._fetch(sql, *args)]
+        rows = [assistant_row(r) for r in await self._fetch(sql, *args)]
         return slice_page(rows, limit, plan)
 
     async def update_assistant(
         self, space_id: str, assistant_id: str, mutate: AssistantMutation
-    ) -> Row | None:
+    ) -> AssistantRow | None:
         try:
             async with self._transaction() as db:
                 r = await db.fetchrow(
@@ -134,7 +111,7 @@ class AssistantStoreMixin(PostgresBase):
                 )
                 if r is None:
                     return None
-                row = _assistant(r)
+                row = assistant_row(r)
                 changes = mutate(row)
                 if not changes:
                     return row
@@ -150,10 +127,8 @@ class AssistantStoreMixin(PostgresBase):
                     now,
                 )
         except asyncpg.UniqueViolationError as exc:
-            raise _taken(exc, space_id, {**row, **changes}) from exc
-        row.update(changes)
-        row["updated_at"] = format_ts(now)
-        return row
+            raise _taken(exc, space_id, changed(row, changes)) from exc
+        return changed(row, {**changes, "updated_at": format_ts(now)})
 
     async def delete_assistant(self, space_id: str, assistant_id: str) -> bool:
         status = await self._execute(
@@ -161,9 +136,9 @@ class AssistantStoreMixin(PostgresBase):
         )
         return _count(status) > 0
 
-    async def list_unlockable_assistants(self, space_id: str) -> list[Row]:
+    async def list_unlockable_assistants(self, space_id: str) -> list[AssistantRow]:
         return [
-            _assistant(r)
+            assistant_row(r)
             for r in await self._fetch(
                 f"SELECT {_COLUMNS} FROM assistants WHERE space_id = $1 AND private"
                 " AND unlock_hash IS NOT NULL ORDER BY id LIMIT $2",

@@ -14,7 +14,7 @@ import asyncpg
 import orjson
 
 from ...errors import ServiceUnavailable
-from ..base import format_ts
+from ...timestamps import format_ts
 from ..idempotent import take_write
 from .recorded import run_recorded
 

@@ -11,17 +11,14 @@ import asyncpg
 from ...errors import AlreadyExists, NotFound, ServiceUnavailable, ThreadArchived
 from ...ids import new_id
 from ...models import MessageCreate
+from ...timestamps import format_ts, utc_now
 from ..base import (
     MESSAGE_ID_TAKEN,
     MessageQuery,
     PageSlice,
-    Row,
     StateMutation,
-    format_ts,
     keyset_plan,
     slice_page,
-    state_row,
-    utc_now,
 )
 from ..batching import (
     AppendItem,
@@ -32,8 +29,10 @@ from ..batching import (
     write_states_one_by_one,
 )
 from ..idempotent import IdempotentWrite, item_failure, take_write
+from ..rows import MessageRow, StateRow, StateVersionRow, new_message_rows, state_row
 from .connection import Pooled, PostgresBase, Record, _dumps, _live, _ts, _wire_ts
 from .recorded import FREE, KeyRecordedMeanwhile, claim_keys, record_results, run_recorded
+from .rows import message_row, state_version_row
 
 if TYPE_CHECKING:
     from .connection import Queryable
@@ -109,7 +108,7 @@ def _merged(items: Sequence[AppendItem]) -> tuple[str, str, list[MessageCreate]]
     return first.space_id, first.thread_id, [m for item in items for m in item.messages]
 
 
-def _split(items: Sequence[AppendItem], rows: list[Row]) -> list[Any]:
+def _split(items: Sequence[AppendItem], rows: list[MessageRow]) -> list[Any]:
     """The rows of a merged append, given back to the appends they came from."""
     parts: list[Any] = []
     start = 0
@@ -117,21 +116,6 @@ def _split(items: Sequence[AppendItem], rows: list[Row]) -> list[Any]:
         parts.append(rows[start : start + len(item.messages)])
         start += len(item.messages)
     return parts
-
-
-def _message(r: Record, thread_id: str, offset: int = 0) -> Row:
-    return {
-        "object": "message",
-        "id": r[offset],
-        "thread_id": thread_id,
-        "seq": r[offset + 1],
-        "role": r[offset + 2],
-        "content": r[offset + 3],
-        "images": r[offset + 4],
-        "private": r[offset + 5],
-        "metadata": r[offset + 6],
-        "created_at": r[offset + 7],
-    }
 
 
 def _message_arrays(
@@ -145,30 +129,6 @@ def _message_arrays(
         [m.private for m in messages],
         [_dumps(m.metadata) for m in messages],
     )
-
-
-def _stored_messages(
-    thread_id: str,
-    ids: Sequence[str],
-    seqs: Sequence[int],
-    messages: Sequence[MessageCreate],
-    now: str,
-) -> list[Row]:
-    return [
-        {
-            "object": "message",
-            "id": message_id,
-            "thread_id": thread_id,
-            "seq": seq,
-            "role": m.role,
-            "content": m.content,
-            "images": m.images,
-            "private": m.private,
-            "metadata": m.metadata,
-            "created_at": now,
-        }
-        for message_id, seq, m in zip(ids, seqs, messages, strict=True)
-    ]
 
 
 class MessageStoreMixin(PostgresBase):
@@ -190,7 +150,7 @@ class MessageStoreMixin(PostgresBase):
 
     async def _append(
         self, db: Queryable, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]:
+    ) -> list[MessageRow]:
         """An append as one statement on ``db`` (the pool, or a transaction's connection)."""
         if not messages:
             await self._writable_thread(space_id, thread_id)
@@ -209,14 +169,14 @@ class MessageStoreMixin(PostgresBase):
             await self._writable_thread(space_id, thread_id)
         seq_of = {r[0]: r[1] for r in rows}
         seqs = [seq_of[message_id] for message_id in arrays[0]]
-        return _stored_messages(thread_id, arrays[0], seqs, messages, format_ts(now))
+        return new_message_rows(thread_id, arrays[0], seqs, messages, format_ts(now))
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]:
+    ) -> list[MessageRow]:
         return await self.append_item(AppendItem(space_id, thread_id, messages, take_write()))
 
-    async def append_item(self, item: AppendItem) -> list[Row]:
+    async def append_item(self, item: AppendItem) -> list[MessageRow]:
         """Without a key: one statement. Under a key: that statement and the key's record in
         one transaction (see ``recorded``)."""
         if item.write is None:
@@ -278,7 +238,7 @@ class MessageStoreMixin(PostgresBase):
 
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery
-    ) -> PageSlice | None:
+    ) -> PageSlice[MessageRow] | None:
         plan = keyset_plan(
             query.order,
             has_after=query.after_seq is not None,
@@ -308,12 +268,12 @@ class MessageStoreMixin(PostgresBase):
         records = await self._fetch(sql, *args)
         if not records:
             return None
-        rows = [_message(r, thread_id, 1) for r in records if r[1] is not None]
+        rows = [message_row(r, thread_id, 1) for r in records if r[1] is not None]
         return slice_page(rows, query.limit, plan)
 
     # state ------------------------------------------------------------------------------
 
-    async def get_state(self, space_id: str, thread_id: str) -> Row | None:
+    async def get_state(self, space_id: str, thread_id: str) -> StateRow | None:
         r = await self._fetchrow(
             "SELECT state, state_version, state_updated_at FROM threads"
             f" WHERE space_id = $1 AND id = $2 AND {_live(3)}",
@@ -327,7 +287,7 @@ class MessageStoreMixin(PostgresBase):
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None:
+    ) -> StateRow | None:
         # First optimistically: read, compute, then write only if the version is still the
         # one read (two round trips, no transaction held while Python computes). A writer
         # that lost that race does it again under the row lock, so a hot thread does not
@@ -404,7 +364,7 @@ class MessageStoreMixin(PostgresBase):
         limit: int,
         after_version: int | None,
         before_version: int | None,
-    ) -> PageSlice | None:
+    ) -> PageSlice[StateVersionRow] | None:
         # Newest first: "after" walks towards older versions.
         plan = keyset_plan(
             "desc", has_after=after_version is not None, has_before=before_version is not None
@@ -425,16 +385,7 @@ class MessageStoreMixin(PostgresBase):
         records = await self._fetch(sql, *args)
         if not records:
             return None
-        rows = [
-            {
-                "object": "thread.state.version",
-                "version": r[1],
-                "created_at": format_ts(r[3]),
-                "state": r[2],
-            }
-            for r in records
-            if r[1] is not None
-        ]
+        rows = [state_version_row(r, 1) for r in records if r[1] is not None]
         return slice_page(rows, limit, plan)
 
 
@@ -445,7 +396,7 @@ async def _try_write_state(
     mutate: StateMutation,
     keep_versions: int,
     now: datetime,
-) -> Row | None:
+) -> StateRow | None:
     """Write the state computed from row ``r``; None if its version moved meanwhile."""
     pk, status, old_state, version = r[0], r[1], r[2], r[3]
     if status != "active":

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..base import utc_now
+from ...timestamps import utc_now
 from ..idempotent import IdempotentWrite, in_progress, recorded_result
 
 if TYPE_CHECKING:

@@ -2,33 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from ...errors import AlreadyExists, Conflict
-from ..base import PageSlice, Row, format_ts, keyset_plan, slice_page, utc_now
+from ...timestamps import format_ts, utc_now
+from ..base import PageSlice, SpaceMutation, keyset_plan, slice_page
+from ..rows import SpaceRow, changed, new_space_row
 
 if TYPE_CHECKING:
     from .connection import Queryable
 
-from .connection import PostgresBase, Record, _count, _live
+from .connection import PostgresBase, _count, _live
+from .rows import SPACE_COLUMNS, space_row
 
 __all__ = ["SpaceStoreMixin"]
-
-_SPACE_COLUMNS = "id, name, metadata, created_at, default_thread_ttl_seconds"
-
-
-def _space(r: Record) -> Row:
-    return {
-        "object": "space",
-        "id": r[0],
-        "name": r[1],
-        "metadata": r[2],
-        "created_at": format_ts(r[3]),
-        "default_thread_ttl_seconds": r[4],
-    }
 
 
 class SpaceStoreMixin(PostgresBase):
@@ -40,21 +29,14 @@ class SpaceStoreMixin(PostgresBase):
         name: str,
         metadata: dict[str, Any],
         default_thread_ttl_seconds: int | None = None,
-    ) -> Row:
+    ) -> SpaceRow:
         now = utc_now()
-        row = {
-            "object": "space",
-            "id": space_id,
-            "name": name,
-            "metadata": metadata,
-            "created_at": format_ts(now),
-            "default_thread_ttl_seconds": default_thread_ttl_seconds,
-        }
+        row = new_space_row(space_id, name, metadata, default_thread_ttl_seconds, format_ts(now))
 
-        async def effect(db: Queryable) -> Row:
+        async def effect(db: Queryable) -> SpaceRow:
             try:
                 await db.execute(
-                    f"INSERT INTO spaces ({_SPACE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)",
+                    f"INSERT INTO spaces ({SPACE_COLUMNS}) VALUES ($1, $2, $3, $4, $5)",
                     space_id,
                     name,
                     metadata,
@@ -67,13 +49,13 @@ class SpaceStoreMixin(PostgresBase):
 
         return await self._created(effect)
 
-    async def get_space(self, space_id: str) -> Row | None:
-        r = await self._fetchrow(f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = $1", space_id)
-        return _space(r) if r is not None else None
+    async def get_space(self, space_id: str) -> SpaceRow | None:
+        r = await self._fetchrow(f"SELECT {SPACE_COLUMNS} FROM spaces WHERE id = $1", space_id)
+        return space_row(r) if r is not None else None
 
     async def list_spaces(
         self, limit: int, after: str | None, before: str | None, only: str | None
-    ) -> PageSlice:
+    ) -> PageSlice[SpaceRow]:
         plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
         where: list[str] = []
         args: list[Any] = []
@@ -84,23 +66,23 @@ class SpaceStoreMixin(PostgresBase):
         if plan.op and cursor is not None:
             args.append(cursor)
             where.append(f"id {plan.op} ${len(args)}")
-        sql = f"SELECT {_SPACE_COLUMNS} FROM spaces"
+        sql = f"SELECT {SPACE_COLUMNS} FROM spaces"
         if where:
             sql += " WHERE " + " AND ".join(where)
         args.append(limit + 1)
         sql += f" ORDER BY id {plan.direction} LIMIT ${len(args)}"
-        rows = [_space(r) for r in await self._fetch(sql, *args)]
+        rows = [space_row(r) for r in await self._fetch(sql, *args)]
         return slice_page(rows, limit, plan)
 
-    async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None:
+    async def update_space(self, space_id: str, mutate: SpaceMutation) -> SpaceRow | None:
         async with self._transaction() as db:
             r = await db.fetchrow(
-                f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = $1 FOR UPDATE", space_id
+                f"SELECT {SPACE_COLUMNS} FROM spaces WHERE id = $1 FOR UPDATE", space_id
             )
             if r is None:
                 return None
-            space = _space(r)
-            space.update(mutate(space))
+            space = space_row(r)
+            space = changed(space, mutate(space))
             await db.execute(
                 "UPDATE spaces SET name = $1, metadata = $2, default_thread_ttl_seconds = $3"
                 " WHERE id = $4",

@@ -10,39 +10,32 @@ import asyncpg
 
 from ...errors import AlreadyExists, NotFound
 from ...models import MessageCreate, ThreadCreate
+from ...timestamps import format_ts, parse_ts, utc_now
 from ..base import (
     MESSAGE_ID_CONSTRAINT,
     MESSAGE_ID_TAKEN,
     PURGE_BATCH,
     THREAD_COLUMNS_UPDATABLE,
     PageSlice,
-    Row,
     ThreadMutation,
     ThreadQuery,
-    format_ts,
     keyset_plan,
-    new_thread_row,
-    parse_ts,
     requested_expiry,
     slice_page,
-    utc_now,
 )
 from ..idempotent import take_write
 from ..matching import filter_terms, fold, search_columns
+from ..rows import MessageRow, ThreadRow, changed, new_message_rows, new_thread_row
 from .connection import Pooled, PostgresBase, Record, _count, _live, _wire_ts
-from .messages import _message_arrays, _stored_messages
+from .messages import _message_arrays
 from .recorded import run_recorded
+from .rows import THREAD_COLUMNS, thread_row
 
 if TYPE_CHECKING:
     from .connection import Connection, Queryable
 
 __all__ = ["ThreadStoreMixin"]
 
-_THREAD_COLUMNS = (
-    "pk, space_id, id, title, owner_id, public, status, metadata, state, state_version,"
-    f" role_mapping, message_count, {_wire_ts('created_at')}, {_wire_ts('updated_at')},"
-    f" {_wire_ts('archived_at')}, {_wire_ts('expires_at')}"
-)
 _TIMESTAMP_COLUMNS = frozenset({"archived_at", "expires_at"})
 
 # One statement: the thread (reading its space's default time to live on the way, which
@@ -72,27 +65,6 @@ WITH t AS (
 )
 SELECT {_wire_ts("t.expires_at")} FROM t
 """
-
-
-def _thread(r: Record) -> Row:
-    return {
-        "object": "thread",
-        "id": r[2],
-        "space_id": r[1],
-        "title": r[3],
-        "owner_id": r[4],
-        "public": r[5],
-        "status": r[6],
-        "metadata": r[7],
-        "state": r[8],
-        "state_version": r[9],
-        "role_mapping": r[10],
-        "message_count": r[11],
-        "created_at": r[12],
-        "updated_at": r[13],
-        "archived_at": r[14],
-        "expires_at": r[15],
-    }
 
 
 def _thread_value(column: str, value: Any) -> Any:
@@ -127,16 +99,16 @@ class ThreadStoreMixin(PostgresBase):
         thread_id: str,
         thread: ThreadCreate,
         messages: Sequence[MessageCreate],
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[ThreadRow, list[MessageRow]]:
         write = take_write()
         if write is None:
             return await self._create_thread(Pooled(self), space_id, thread_id, thread, messages)
 
-        async def effect(conn: Connection) -> tuple[Row, list[Row]]:
+        async def effect(conn: Connection) -> tuple[ThreadRow, list[MessageRow]]:
             return await self._create_thread(conn, space_id, thread_id, thread, messages)
 
         created = await self._queried(run_recorded(self._transaction, write, effect))
-        return cast(tuple[Row, list[Row]], tuple(created))
+        return cast(tuple[ThreadRow, list[MessageRow]], tuple(created))
 
     async def _create_thread(
         self,
@@ -145,7 +117,7 @@ class ThreadStoreMixin(PostgresBase):
         thread_id: str,
         thread: ThreadCreate,
         messages: Sequence[MessageCreate],
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[ThreadRow, list[MessageRow]]:
         """A new thread and its first messages as one statement on ``db`` (the pool, or a
         transaction's connection)."""
         now = utc_now()
@@ -197,7 +169,7 @@ class ThreadStoreMixin(PostgresBase):
         if r is None:
             raise NotFound(f"space {space_id!r} does not exist")
         stamp = format_ts(now)
-        stored = _stored_messages(
+        stored = new_message_rows(
             thread_id, arrays[0], range(1, len(messages) + 1), messages, stamp
         )
         row = new_thread_row(
@@ -212,16 +184,16 @@ class ThreadStoreMixin(PostgresBase):
         )
         return row, stored
 
-    async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
+    async def get_thread(self, space_id: str, thread_id: str) -> ThreadRow | None:
         r = await self._fetchrow(
-            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2 AND {_live(3)}",
+            f"SELECT {THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2 AND {_live(3)}",
             space_id,
             thread_id,
             utc_now(),
         )
-        return _thread(r) if r is not None else None
+        return thread_row(r) if r is not None else None
 
-    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice:
+    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice[ThreadRow]:
         plan = keyset_plan(
             query.order, has_after=query.after is not None, has_before=query.before is not None
         )
@@ -255,18 +227,18 @@ class ThreadStoreMixin(PostgresBase):
             )
         args.append(query.limit + 1)
         sql = (
-            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE {' AND '.join(where)}"
+            f"SELECT {THREAD_COLUMNS} FROM threads WHERE {' AND '.join(where)}"
             f" ORDER BY {column} {plan.direction}, id {plan.direction} LIMIT ${len(args)}"
         )
-        rows = [_thread(r) for r in await self._fetch(sql, *args)]
+        rows = [thread_row(r) for r in await self._fetch(sql, *args)]
         return slice_page(rows, query.limit, plan)
 
     async def update_thread(
         self, space_id: str, thread_id: str, mutate: ThreadMutation
-    ) -> Row | None:
+    ) -> ThreadRow | None:
         async with self._transaction() as db:
             r = await db.fetchrow(
-                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2"
+                f"SELECT {THREAD_COLUMNS} FROM threads WHERE space_id = $1 AND id = $2"
                 f" AND {_live(3)} FOR UPDATE",
                 space_id,
                 thread_id,
@@ -274,7 +246,7 @@ class ThreadStoreMixin(PostgresBase):
             )
             if r is None:
                 return None
-            row = _thread(r)
+            row = thread_row(r)
             changes = mutate(row)
             if not changes:
                 return row
@@ -291,9 +263,8 @@ class ThreadStoreMixin(PostgresBase):
                 now,
                 r[0],
             )
-        row.update({c: _wire_value(c, v) for c, v in changes.items()})
-        row["updated_at"] = format_ts(now)
-        return row
+        shown = {c: _wire_value(c, v) for c, v in changes.items()}
+        return changed(row, {**shown, "updated_at": format_ts(now)})
 
     async def purge_thread(self, space_id: str, thread_id: str) -> bool:
         # An expired thread is deleted too, but it was missing already.

@@ -10,8 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ...errors import AlreadyExists, NotFound
-from ..base import IdempotencyRecord, Row, utc_now
-from .connection import RedisBase, _now, _pairs, _text, _values, lua
+from ...timestamps import utc_now
+from ..base import IdempotencyRecord
+from ..rows import ApiKeyRow, NewApiKey, new_api_key_row
+from .connection import RedisBase, _now, _pairs, _values, lua
+from .rows import api_key_row
 
 __all__ = ["AccessStoreMixin"]
 
@@ -96,19 +99,6 @@ return #old
 )
 
 
-def _key(h: dict[bytes, bytes]) -> Row:
-    return {
-        "object": "api_key",
-        "id": h[b"id"].decode(),
-        "name": _text(h.get(b"name")),
-        "role": h[b"role"].decode(),
-        "space_id": _text(h.get(b"space_id")),
-        "prefix": h[b"prefix"].decode(),
-        "created_at": h[b"created_at"].decode(),
-        "revoked_at": _text(h.get(b"revoked_at")),
-    }
-
-
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -120,17 +110,17 @@ def _micros(when: datetime) -> int:
 class AccessStoreMixin(RedisBase):
     # API keys ---------------------------------------------------------------------------
 
-    async def create_api_key(self, row: Row) -> Row:
+    async def create_api_key(self, key: NewApiKey) -> ApiKeyRow:
         now = _now()
-        name, space_id = row["name"], row["space_id"]
+        name, space_id = key["name"], key["space_id"]
         code = await self._eval(
             _CREATE_KEY,
-            row["id"],
-            row["key_hash"],
-            row["prefix"],
+            key["id"],
+            key["key_hash"],
+            key["prefix"],
             name or "",
             "0" if name is None else "1",
-            row["role"],
+            key["role"],
             space_id or "",
             "0" if space_id is None else "1",
             now,
@@ -139,23 +129,14 @@ class AccessStoreMixin(RedisBase):
             raise NotFound(f"space {space_id!r} does not exist")
         if code == -2:
             raise AlreadyExists("an API key with this id or secret already exists")
-        return {
-            "object": "api_key",
-            "id": row["id"],
-            "name": name,
-            "role": row["role"],
-            "space_id": space_id,
-            "prefix": row["prefix"],
-            "created_at": now,
-            "revoked_at": None,
-        }
+        return new_api_key_row(key, now)
 
-    async def find_api_key(self, key_hash: str) -> Row | None:
+    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
         flat = await self._eval(_FIND_KEY, key_hash)
-        return _key(_pairs(flat)) if flat else None
+        return api_key_row(_pairs(flat)) if flat else None
 
-    async def list_api_keys(self) -> list[Row]:
-        return [_key(_pairs(flat)) for flat in await self._eval(_LIST_KEYS)]
+    async def list_api_keys(self) -> list[ApiKeyRow]:
+        return [api_key_row(_pairs(flat)) for flat in await self._eval(_LIST_KEYS)]
 
     async def revoke_api_key(self, key_id: str) -> bool:
         return bool(await self._eval(_REVOKE_KEY, key_id, _now()))

@@ -10,7 +10,7 @@ callback or read the row first) in WATCH/MULTI transactions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import orjson
 
@@ -20,14 +20,14 @@ from ..base import (
     UNLOCKABLE_ASSISTANTS_MAX,
     AssistantMutation,
     PageSlice,
-    Row,
     keyset_plan,
-    new_assistant_row,
     slice_page,
 )
 from ..idempotent import take_write
-from .connection import RedisBase, _loads, _multi, _now, lua
+from ..rows import AssistantFields, AssistantRow, changed, new_assistant_row
+from .connection import RedisBase, _multi, _now, lua
 from .keys import Keys
+from .rows import assistant_row
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -82,7 +82,7 @@ return out
 )
 
 
-def _index(keys: Keys, row: Row) -> list[str]:
+def _index(keys: Keys, row: AssistantRow) -> list[str]:
     """The sorted sets of ids an assistant with this row belongs to."""
     space_id = row["space_id"]
     base = keys.assistants(space_id)
@@ -103,8 +103,8 @@ def _name_taken(space_id: str, name: str) -> AlreadyExists:
 class AssistantStoreMixin(RedisBase):
     # assistants -------------------------------------------------------------------------
 
-    async def create_assistant(self, space_id: str, row: Row) -> Row:
-        stored, write = new_assistant_row(space_id, row, _now()), take_write()
+    async def create_assistant(self, space_id: str, fields: AssistantFields) -> AssistantRow:
+        stored, write = new_assistant_row(space_id, fields, _now()), take_write()
         grants = [str(grant) for grant in stored["grants"]]
         code = await self._eval(
             _CREATE,
@@ -118,7 +118,7 @@ class AssistantStoreMixin(RedisBase):
             *self._recorded_args(write, stored),
         )
         if isinstance(code, list):
-            return cast(Row, self._replayed(write, code))
+            return cast(AssistantRow, self._replayed(write, code))
         if code == -1:
             raise NotFound(f"space {space_id!r} does not exist")
         if code == -2:
@@ -127,10 +127,10 @@ class AssistantStoreMixin(RedisBase):
             raise _name_taken(space_id, stored["name"])
         return stored
 
-    async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None:
+    async def get_assistant(self, space_id: str, assistant_id: str) -> AssistantRow | None:
         with self._guard():
             body = await self._redis.get(self.keys.assistant(space_id, assistant_id))
-        return _loads(body) if body is not None else None
+        return assistant_row(body) if body is not None else None
 
     async def list_assistants(
         self,
@@ -141,7 +141,7 @@ class AssistantStoreMixin(RedisBase):
         *,
         include_private: bool = True,
         granted_to: str | None = None,
-    ) -> PageSlice:
+    ) -> PageSlice[AssistantRow]:
         plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
         cursor = before if before is not None else after
         base = self.keys.assistants(space_id)
@@ -162,25 +162,25 @@ class AssistantStoreMixin(RedisBase):
         # Merge the indexes' pages (UTF-8 bytes sort like code points).
         by_id = {assistant_id.decode(): body for assistant_id, body in found if body}
         ordered = sorted(by_id, reverse=plan.direction == "DESC")[: limit + 1]
-        return slice_page([_loads(by_id[i]) for i in ordered], limit, plan)
+        return slice_page([assistant_row(by_id[i]) for i in ordered], limit, plan)
 
     async def update_assistant(
         self, space_id: str, assistant_id: str, mutate: AssistantMutation
-    ) -> Row | None:
+    ) -> AssistantRow | None:
         key = self.keys.assistant(space_id, assistant_id)
         names = self.keys.assistant_names(space_id)
 
-        async def attempt(pipe: Pipeline) -> Row | None:
+        async def attempt(pipe: Pipeline) -> AssistantRow | None:
             await pipe.watch(key)
             body = await pipe.get(key)
             if body is None:
                 return None
-            row: Row = _loads(body)
-            changes = mutate(dict(row))
+            row = assistant_row(body)
+            changes = mutate(row.copy())
             if not changes:
                 return row
             assert set(changes) <= ASSISTANT_COLUMNS_UPDATABLE, set(changes)
-            new = {**row, **changes, "updated_at": _now()}
+            new = changed(row, {**changes, "updated_at": _now()})
             new["private"] = bool(new["private"])
             renamed = new["name"] != row["name"]
             if renamed:
@@ -212,7 +212,7 @@ class AssistantStoreMixin(RedisBase):
             body = await pipe.get(key)
             if body is None:
                 return False
-            row: dict[str, Any] = _loads(body)
+            row = assistant_row(body)
             _multi(pipe)
             pipe.unlink(key)
             pipe.hdel(self.keys.assistant_names(space_id), row["name"])
@@ -223,7 +223,7 @@ class AssistantStoreMixin(RedisBase):
 
         return await self._optimistic(attempt)
 
-    async def list_unlockable_assistants(self, space_id: str) -> list[Row]:
+    async def list_unlockable_assistants(self, space_id: str) -> list[AssistantRow]:
         index = self.keys.assistants(space_id) + ":unlockable"
         found = await self._eval(_LIST, space_id, "ASC", "", UNLOCKABLE_ASSISTANTS_MAX, index)
-        return [_loads(body) for _, body in found if body]
+        return [assistant_row(body) for _, body in found if body]

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from ...errors import ServiceUnavailable, ValidationFailed
-from ..base import format_ts, parse_ts, utc_now
+from ...timestamps import format_ts, parse_ts, utc_now
 from ..idempotent import IdempotentWrite, recorded_result
 from .keys import LUA_PRELUDE, TS_WIDTH, Keys, match_fields
 

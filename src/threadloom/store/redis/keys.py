@@ -57,8 +57,9 @@ from typing import Any
 
 import orjson
 
-from ..base import parse_ts
+from ...timestamps import parse_ts
 from ..matching import fold, metadata_terms
+from ..rows import ThreadRow
 
 __all__ = [
     "LUA_PRELUDE",
@@ -334,9 +335,7 @@ def match_fields(title: str | None, metadata: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def thread_fields(
-    row: dict[str, Any], last_seq: int, state_updated_at: str | None
-) -> dict[str, Any]:
+def thread_fields(row: ThreadRow, last_seq: int, state_updated_at: str | None) -> dict[str, Any]:
     """A thread row (wire shape) as the fields of its hash; ``None`` columns are left out.
 
     Besides the columns: ``last_seq``, ``state_updated_at``, ``expires_ms`` (the expiry as
@@ -355,9 +354,10 @@ def thread_fields(
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
     }
-    for column in ("owner_id", "archived_at"):
-        if row[column] is not None:
-            fields[column] = row[column]
+    if row["owner_id"] is not None:
+        fields["owner_id"] = row["owner_id"]
+    if row["archived_at"] is not None:
+        fields["archived_at"] = row["archived_at"]
     if row["expires_at"] is not None:
         fields["expires_at"] = row["expires_at"]
         fields["expires_ms"] = epoch_ms(row["expires_at"])

@@ -22,13 +22,14 @@ from ..base import (
     MESSAGE_ID_TAKEN,
     MessageQuery,
     PageSlice,
-    Row,
     keyset_plan,
     slice_page,
 )
 from ..idempotent import take_write, unstorable_refused
-from .connection import RedisBase, _loads, _now, lua
+from ..rows import MessageRow, new_message_rows
+from .connection import RedisBase, _now, lua
 from .keys import escape
+from .rows import message_row
 
 __all__ = ["LUA_MESSAGES", "MessageStoreMixin"]
 
@@ -140,53 +141,37 @@ return redis.call('HMGET', tk .. ':msgs', unpack(seqs))
 )
 
 
+_UNNUMBERED = b'"seq":0,'
+"""Where a row's number goes in its JSON (no string holds it: their quotes are escaped)."""
+
+
 def _message_args(
     thread_id: str, messages: Sequence[MessageCreate], now: str
-) -> tuple[list[str], list[Any]]:
-    """The messages' ids, and the arguments that carry them to a script."""
-    ids: list[str] = []
+) -> tuple[list[MessageRow], list[Any]]:
+    """The messages' rows, numbered 0 until ``numbered``, and the arguments that carry
+    them to a script: each row's JSON in two pieces around its seq, which only the script
+    knows."""
+    ids = [m.id or new_id("msg") for m in messages]
+    rows = new_message_rows(thread_id, ids, [0] * len(ids), messages, now)
     args: list[Any] = []
-    for m in messages:
-        message_id = m.id or new_id("msg")
-        ids.append(message_id)
-        head = orjson.dumps({"object": "message", "id": message_id, "thread_id": thread_id})
-        rest = {
-            "role": m.role,
-            "content": m.content,
-            "images": m.images,
-            "private": m.private,
-            "metadata": m.metadata,
-            "created_at": now,
-        }
-        tail = orjson.dumps(rest)
+    for row in rows:
+        body = orjson.dumps(row)
+        at = body.index(_UNNUMBERED)
         args += [
-            message_id,
-            m.role,
-            "1" if m.private else "0",
-            head[:-1] + b',"seq":',
-            b"," + tail[1:],
+            row["id"],
+            row["role"],
+            "1" if row["private"] else "0",
+            body[:at] + b'"seq":',
+            b"," + body[at + len(_UNNUMBERED) :],
         ]
-    return ids, args
+    return rows, args
 
 
-def _stored_messages(
-    thread_id: str, ids: Sequence[str], first_seq: int, messages: Sequence[MessageCreate], now: str
-) -> list[Row]:
-    return [
-        {
-            "object": "message",
-            "id": message_id,
-            "thread_id": thread_id,
-            "seq": seq,
-            "role": m.role,
-            "content": m.content,
-            "images": m.images,
-            "private": m.private,
-            "metadata": m.metadata,
-            "created_at": now,
-        }
-        for seq, (message_id, m) in enumerate(zip(ids, messages, strict=True), start=first_seq)
-    ]
+def numbered(rows: list[MessageRow], first_seq: int) -> list[MessageRow]:
+    """The rows of ``_message_args``, numbered from ``first_seq`` as the script did."""
+    for seq, row in enumerate(rows, start=first_seq):
+        row["seq"] = seq
+    return rows
 
 
 class MessageStoreMixin(RedisBase):
@@ -194,26 +179,26 @@ class MessageStoreMixin(RedisBase):
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]:
+    ) -> list[MessageRow]:
         now, write = _now(), take_write()
         with unstorable_refused():
-            ids, args = _message_args(thread_id, messages, now)
+            rows, args = _message_args(thread_id, messages, now)
         first = await self._eval(
             _APPEND, space_id, thread_id, now, len(messages), *args, *self._record_args(write)
         )
         if isinstance(first, list):
-            return cast(list[Row], self._replayed(write, first))
+            return cast(list[MessageRow], self._replayed(write, first))
         if first == -1:
             raise NotFound(f"thread {thread_id!r} does not exist")
         if first == -2:
             raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
         if first == -3:
             raise AlreadyExists(MESSAGE_ID_TAKEN)
-        return _stored_messages(thread_id, ids, first, messages, now)
+        return numbered(rows, first)
 
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery
-    ) -> PageSlice | None:
+    ) -> PageSlice[MessageRow] | None:
         plan = keyset_plan(
             query.order,
             has_after=query.after_seq is not None,
@@ -234,4 +219,4 @@ class MessageStoreMixin(RedisBase):
         )
         if bodies is None:
             return None
-        return slice_page([_loads(body) for body in bodies], query.limit, plan)
+        return slice_page([message_row(body) for body in bodies], query.limit, plan)

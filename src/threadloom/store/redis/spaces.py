@@ -7,15 +7,16 @@ the cascade on SQL): it blocks Redis for a time in proportion to the space's thr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from ...errors import AlreadyExists, Conflict
-from ..base import PageSlice, Row, keyset_plan, slice_page
+from ..base import PageSlice, SpaceMutation, keyset_plan, slice_page
 from ..idempotent import take_write
-from .connection import RedisBase, _fields, _loads, _multi, _now, _pairs, lua
+from ..rows import SpaceRow, changed, new_space_row
+from .connection import RedisBase, _fields, _multi, _now, _pairs, lua
+from .rows import space_row
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -108,21 +109,6 @@ return 1
 )
 
 
-def _space(space_id: str, h: dict[bytes, bytes]) -> Row:
-    return {
-        "object": "space",
-        "id": space_id,
-        "name": h[b"name"].decode(),
-        "metadata": _loads(h[b"metadata"]),
-        "created_at": h[b"created_at"].decode(),
-        "default_thread_ttl_seconds": _int(h.get(b"default_thread_ttl_seconds")),
-    }
-
-
-def _int(value: bytes | None) -> int | None:
-    return int(value) if value is not None else None
-
-
 class SpaceStoreMixin(RedisBase):
     # spaces -----------------------------------------------------------------------------
 
@@ -132,17 +118,10 @@ class SpaceStoreMixin(RedisBase):
         name: str,
         metadata: dict[str, Any],
         default_thread_ttl_seconds: int | None = None,
-    ) -> Row:
+    ) -> SpaceRow:
         now, write = _now(), take_write()
         ttl = default_thread_ttl_seconds
-        row = {
-            "object": "space",
-            "id": space_id,
-            "name": name,
-            "metadata": metadata,
-            "created_at": now,
-            "default_thread_ttl_seconds": ttl,
-        }
+        row = new_space_row(space_id, name, metadata, ttl, now)
         code = await self._eval(
             _CREATE,
             space_id,
@@ -153,19 +132,19 @@ class SpaceStoreMixin(RedisBase):
             *self._recorded_args(write, row),
         )
         if isinstance(code, list):
-            return cast(Row, self._replayed(write, code))
+            return cast(SpaceRow, self._replayed(write, code))
         if not code:
             raise AlreadyExists(f"space {space_id!r} already exists")
         return row
 
-    async def get_space(self, space_id: str) -> Row | None:
+    async def get_space(self, space_id: str) -> SpaceRow | None:
         with self._guard():
             h = await self._redis.hgetall(self.keys.space(space_id))
-        return _space(space_id, _fields(h)) if h else None
+        return space_row(space_id, _fields(h)) if h else None
 
     async def list_spaces(
         self, limit: int, after: str | None, before: str | None, only: str | None
-    ) -> PageSlice:
+    ) -> PageSlice[SpaceRow]:
         plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
         cursor = before if before is not None else after
         if only is not None:
@@ -180,19 +159,19 @@ class SpaceStoreMixin(RedisBase):
         found = await self._eval(
             _LIST, plan.direction, cursor if plan.op and cursor is not None else "", limit + 1
         )
-        rows = [_space(space_id.decode(), _pairs(flat)) for space_id, flat in found]
+        rows = [space_row(space_id.decode(), _pairs(flat)) for space_id, flat in found]
         return slice_page(rows, limit, plan)
 
-    async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None:
+    async def update_space(self, space_id: str, mutate: SpaceMutation) -> SpaceRow | None:
         key = self.keys.space(space_id)
 
-        async def attempt(pipe: Pipeline) -> Row | None:
+        async def attempt(pipe: Pipeline) -> SpaceRow | None:
             await pipe.watch(key)
             h = await pipe.hgetall(key)
             if not h:
                 return None
-            space = _space(space_id, _fields(h))
-            space.update(mutate(dict(space)))
+            space = space_row(space_id, _fields(h))
+            space = changed(space, mutate(space.copy()))
             _multi(pipe)
             pipe.hset(
                 key, mapping={"name": space["name"], "metadata": orjson.dumps(space["metadata"])}

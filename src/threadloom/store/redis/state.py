@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING
 import orjson
 
 from ...errors import ThreadArchived
-from ..base import PageSlice, Row, StateMutation, keyset_plan, slice_page, state_row
+from ..base import PageSlice, StateMutation, keyset_plan, slice_page
+from ..rows import StateRow, StateVersionRow, state_row
 from .connection import RedisBase, _loads, _multi, _now, _text, _values, lua
 from .keys import expiry_entry, expiry_handle, index_members
+from .rows import state_version_row
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -50,7 +52,7 @@ def _version_member(version: int, state: bytes, created_at: str) -> bytes:
 class StateStoreMixin(RedisBase):
     # state ------------------------------------------------------------------------------
 
-    async def get_state(self, space_id: str, thread_id: str) -> Row | None:
+    async def get_state(self, space_id: str, thread_id: str) -> StateRow | None:
         with self._guard():
             state, version, updated_at = _values(
                 await self._redis.hmget(
@@ -64,12 +66,12 @@ class StateStoreMixin(RedisBase):
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None:
+    ) -> StateRow | None:
         key = self.keys.thread(space_id, thread_id)
         columns = ["status", "state", "state_version", "state_updated_at", "created_at"]
         columns += ["updated_at", "owner_id", "expires_ms"]
 
-        async def attempt(pipe: Pipeline) -> Row | None:
+        async def attempt(pipe: Pipeline) -> StateRow | None:
             await pipe.watch(key)
             status, old, version_text, old_at, created, updated, owner, expires_ms = _values(
                 await pipe.hmget(key, columns)
@@ -132,7 +134,7 @@ class StateStoreMixin(RedisBase):
         limit: int,
         after_version: int | None,
         before_version: int | None,
-    ) -> PageSlice | None:
+    ) -> PageSlice[StateVersionRow] | None:
         # Newest first: "after" walks towards older versions.
         plan = keyset_plan(
             "desc", has_after=after_version is not None, has_before=before_version is not None
@@ -148,4 +150,4 @@ class StateStoreMixin(RedisBase):
         )
         if members is None:
             return None
-        return slice_page([_loads(m) for m in members], limit, plan)
+        return slice_page([state_version_row(m) for m in members], limit, plan)

@@ -19,28 +19,25 @@ from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import AlreadyExists, NotFound, ValidationFailed
 from ...models import MessageCreate, ThreadCreate
+from ...timestamps import format_ts, utc_now
 from ..base import (
     MESSAGE_ID_TAKEN,
     PURGE_BATCH,
     THREAD_COLUMNS_UPDATABLE,
     PageSlice,
-    Row,
     ThreadMutation,
     ThreadQuery,
-    format_ts,
     keyset_plan,
-    new_thread_row,
     requested_expiry,
     slice_page,
-    utc_now,
 )
 from ..idempotent import take_write
 from ..matching import filter_terms, fold
+from ..rows import MessageRow, ThreadRow, changed, new_thread_row
 from .connection import (
     RedisBase,
     _cursor_member,
     _fields,
-    _loads,
     _multi,
     _now,
     _pairs,
@@ -55,7 +52,8 @@ from .keys import (
     index_members,
     thread_fields,
 )
-from .messages import LUA_MESSAGES, _message_args, _stored_messages
+from .messages import LUA_MESSAGES, _message_args, numbered
+from .rows import thread_row
 
 if TYPE_CHECKING:
     from redis.asyncio.client import Pipeline
@@ -63,7 +61,6 @@ if TYPE_CHECKING:
 __all__ = ["ThreadStoreMixin"]
 
 _SCAN_BUDGET = 2000
-_ENTRY_COLUMNS = ("space_id", "id", "created_at", "updated_at", "status", "owner_id")
 _STATUSES = frozenset({"active", "archived"})
 
 _CREATE = lua(
@@ -223,28 +220,6 @@ return {out, cursor}
 )
 
 
-def _thread(h: dict[bytes, bytes]) -> Row:
-    state = h.get(b"state")
-    return {
-        "object": "thread",
-        "id": h[b"id"].decode(),
-        "space_id": h[b"space_id"].decode(),
-        "title": _text(h.get(b"title")),
-        "owner_id": _text(h.get(b"owner_id")),
-        "public": h[b"public"] == b"1",
-        "status": h[b"status"].decode(),
-        "metadata": _loads(h[b"metadata"]),
-        "state": _loads(state) if state is not None else None,
-        "state_version": int(h[b"state_version"]),
-        "role_mapping": _loads(h[b"role_mapping"]),
-        "message_count": int(h[b"message_count"]),
-        "created_at": h[b"created_at"].decode(),
-        "updated_at": h[b"updated_at"].decode(),
-        "archived_at": _text(h.get(b"archived_at")),
-        "expires_at": _text(h.get(b"expires_at")),
-    }
-
-
 def _column_value(column: str, value: Any) -> Any:
     """A column value from a mutation callback, as the row shows it."""
     if column == "archived_at" and isinstance(value, datetime):
@@ -272,7 +247,7 @@ class ThreadStoreMixin(RedisBase):
         thread_id: str,
         thread: ThreadCreate,
         messages: Sequence[MessageCreate],
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[ThreadRow, list[MessageRow]]:
         moment = utc_now()
         now = format_ts(moment)
         version = 0 if thread.state is None else 1
@@ -290,8 +265,8 @@ class ThreadStoreMixin(RedisBase):
         )
         fields = thread_fields(row, len(messages), now if version else None)
         flat = [item for pair in fields.items() for item in pair]
-        ids, message_args = _message_args(thread_id, messages, now)
-        stored = _stored_messages(thread_id, ids, 1, messages, now)
+        unnumbered, message_args = _message_args(thread_id, messages, now)
+        stored = numbered(unnumbered, 1)
         write = take_write()
         record: tuple[Any, ...] = ("", "", "", "", "")
         if write is not None:
@@ -325,12 +300,12 @@ class ThreadStoreMixin(RedisBase):
         row["expires_at"] = code[1].decode() or None
         return row, stored
 
-    async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
+    async def get_thread(self, space_id: str, thread_id: str) -> ThreadRow | None:
         with self._guard():
             h = await self._redis.hgetall(self.keys.thread(space_id, thread_id))
-        return _thread(_fields(h)) if h else None
+        return thread_row(_fields(h)) if h else None
 
-    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice:
+    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice[ThreadRow]:
         plan = keyset_plan(
             query.order, has_after=query.after is not None, has_before=query.before is not None
         )
@@ -355,7 +330,7 @@ class ThreadStoreMixin(RedisBase):
         index = self.keys.index(space_id, query.order_by.removesuffix("_at"), group)
         q = fold(query.q) if query.q else ""
         want = query.limit + 1
-        rows: list[Row] = []
+        rows: list[ThreadRow] = []
         seen: set[str] = set()
         while True:
             found, resume = await self._eval(
@@ -371,7 +346,7 @@ class ThreadStoreMixin(RedisBase):
                 *check_args,
             )
             for flat in found:
-                row = _thread(_pairs(flat))
+                row = thread_row(_pairs(flat))
                 # Between two calls a thread may move in the index: never show it twice.
                 if row["id"] not in seen:
                     seen.add(row["id"])
@@ -383,21 +358,21 @@ class ThreadStoreMixin(RedisBase):
 
     async def update_thread(
         self, space_id: str, thread_id: str, mutate: ThreadMutation
-    ) -> Row | None:
+    ) -> ThreadRow | None:
         key = self.keys.thread(space_id, thread_id)
 
-        async def attempt(pipe: Pipeline) -> Row | None:
+        async def attempt(pipe: Pipeline) -> ThreadRow | None:
             await pipe.watch(key)
             h = _fields(await pipe.hgetall(key))
             if not h:
                 return None
-            row = _thread(h)
-            changes = mutate(dict(row))
+            row = thread_row(h)
+            changes = mutate(row.copy())
             if not changes:
                 return row
             assert set(changes) <= THREAD_COLUMNS_UPDATABLE, set(changes)
-            new = {**row, **{c: _column_value(c, v) for c, v in changes.items()}}
-            new["updated_at"] = _now()
+            shown = {c: _column_value(c, v) for c, v in changes.items()}
+            new = changed(row, {**shown, "updated_at": _now()})
             fields = thread_fields(new, int(h[b"last_seq"]), _text(h.get(b"state_updated_at")))
             old_index = set(_thread_index(self, row))
             new_index = set(_thread_index(self, new))
@@ -409,13 +384,13 @@ class ThreadStoreMixin(RedisBase):
                 roles = cast("set[bytes]", await pipe.smembers(key + ":roles"))
                 children = _thread_keys(key, roles)
             # Write only what changed: a new title must not rewrite a large state.
-            changed = {f: v for f, v in fields.items() if h.get(f.encode()) != _stored(v)}
+            rewritten = {f: v for f, v in fields.items() if h.get(f.encode()) != _stored(v)}
             stale = [f for f in h if f.decode() not in fields]
             _multi(pipe)
             if stale:
                 pipe.hdel(key, *stale)
-            if changed:
-                pipe.hset(key, mapping=cast("Mapping[Any, Any]", changed))
+            if rewritten:
+                pipe.hset(key, mapping=cast("Mapping[Any, Any]", rewritten))
             for index, member in old_index - new_index:
                 pipe.zrem(index, member)
             for index, member in new_index - old_index:
@@ -425,7 +400,14 @@ class ThreadStoreMixin(RedisBase):
                 for child in children:
                     pipe.pexpireat(child, new_ms)
                 pipe.zadd(self.keys.expiring(), {handle: new_ms})
-                entry = expiry_entry(*(new[c] for c in _ENTRY_COLUMNS))
+                entry = expiry_entry(
+                    new["space_id"],
+                    new["id"],
+                    new["created_at"],
+                    new["updated_at"],
+                    new["status"],
+                    new["owner_id"],
+                )
                 pipe.hset(self.keys.expiring_threads(), handle, entry)
             elif old_ms is not None:
                 for child in children:
@@ -464,7 +446,7 @@ def _thread_keys(key: str, roles: set[bytes]) -> list[str]:
     return keys
 
 
-def _thread_index(store: RedisBase, row: Row) -> list[tuple[str, str]]:
+def _thread_index(store: RedisBase, row: ThreadRow) -> list[tuple[str, str]]:
     return index_members(
         store.keys,
         row["space_id"],

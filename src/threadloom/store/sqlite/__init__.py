@@ -13,6 +13,7 @@ A lock serializes callers from several threads (the local library may be used th
 
 from __future__ import annotations
 
+from ..batching import BatchWriter
 from .access import AccessStoreMixin
 from .assistants import AssistantStoreMixin
 from .connection import SQLiteBase
@@ -32,6 +33,7 @@ class SQLiteStore(
     AccessStoreMixin,
     LeaseStoreMixin,
     SQLiteBase,
+    BatchWriter,
 ):
     """The whole store: each mixin holds the queries of one resource, the base holds the
-    connection."""
+    connection; as a ``BatchWriter`` it group-commits in the server (``store.batching``)."""

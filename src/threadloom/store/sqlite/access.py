@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
 from ...errors import AlreadyExists, NotFound
-from ..base import IdempotencyRecord, Row, format_ts, utc_now
+from ...timestamps import format_ts, utc_now
+from ..base import IdempotencyRecord
 from ..idempotent import IdempotentWrite, recorded_result
+from ..rows import ApiKeyRow, NewApiKey
 from .connection import SQLiteBase, _now
+from .rows import API_KEY_COLUMNS, api_key_row
 
 T = TypeVar("T")
 
@@ -60,61 +62,46 @@ def record_result(db: sqlite3.Connection, write: IdempotentWrite | None, result:
     return result
 
 
-_KEY_COLUMNS = "id, name, role, space_id, prefix, created_at, revoked_at"
-
-
-def _key(r: Sequence[Any]) -> Row:
-    return {
-        "object": "api_key",
-        "id": r[0],
-        "name": r[1],
-        "role": r[2],
-        "space_id": r[3],
-        "prefix": r[4],
-        "created_at": r[5],
-        "revoked_at": r[6],
-    }
-
-
 class AccessStoreMixin(SQLiteBase):
     # API keys ---------------------------------------------------------------------------
 
-    async def create_api_key(self, row: Row) -> Row:
+    async def create_api_key(self, key: NewApiKey) -> ApiKeyRow:
         now = _now()
         with self._writing() as db:
-            if row["space_id"] is not None:
-                space = db.execute("SELECT 1 FROM spaces WHERE id = ?", (row["space_id"],))
+            if key["space_id"] is not None:
+                space = db.execute("SELECT 1 FROM spaces WHERE id = ?", (key["space_id"],))
                 if space.fetchone() is None:
-                    raise NotFound(f"space {row['space_id']!r} does not exist")
+                    raise NotFound(f"space {key['space_id']!r} does not exist")
             try:
                 db.execute(
                     "INSERT INTO api_keys (id, key_hash, prefix, name, role, space_id,"
                     " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
-                        row["id"],
-                        row["key_hash"],
-                        row["prefix"],
-                        row["name"],
-                        row["role"],
-                        row["space_id"],
+                        key["id"],
+                        key["key_hash"],
+                        key["prefix"],
+                        key["name"],
+                        key["role"],
+                        key["space_id"],
                         now,
                     ),
                 )
             except sqlite3.IntegrityError as exc:
                 raise AlreadyExists("an API key with this id or secret already exists") from exc
-            r = db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", (row["id"],))
-            return _key(r.fetchone())
+            r = db.execute(f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?", (key["id"],))
+            return api_key_row(r.fetchone())
 
-    async def find_api_key(self, key_hash: str) -> Row | None:
+    async def find_api_key(self, key_hash: str) -> ApiKeyRow | None:
         with self._reading() as db:
             r = db.execute(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
+                f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?", (key_hash,)
             ).fetchone()
-        return _key(r) if r else None
+        return api_key_row(r) if r else None
 
-    async def list_api_keys(self) -> list[Row]:
+    async def list_api_keys(self) -> list[ApiKeyRow]:
         with self._reading() as db:
-            return [_key(r) for r in db.execute(f"SELECT {_KEY_COLUMNS} FROM api_keys ORDER BY id")]
+            sql = f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY id"
+            return [api_key_row(r) for r in db.execute(sql)]
 
     async def revoke_api_key(self, key_id: str) -> bool:
         with self._writing() as db:

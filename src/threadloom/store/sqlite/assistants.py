@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from typing import Any, cast
 
 from ...errors import AlreadyExists, NotFound
@@ -13,14 +12,14 @@ from ..base import (
     UNLOCKABLE_ASSISTANTS_MAX,
     AssistantMutation,
     PageSlice,
-    Row,
     keyset_plan,
-    new_assistant_row,
     slice_page,
 )
 from ..idempotent import take_write
+from ..rows import AssistantFields, AssistantRow, changed, new_assistant_row
 from .access import is_replay, record_result, recorded_replay
-from .connection import SQLiteBase, _dumps, _loads, _now
+from .connection import SQLiteBase, _dumps, _now
+from .rows import assistant_row
 
 __all__ = ["AssistantStoreMixin"]
 
@@ -29,30 +28,7 @@ _PLACEHOLDERS = ", ".join("?" * len(ASSISTANT_COLUMNS))
 _JSON_COLUMNS = frozenset({"grants", "metadata"})
 
 
-def _assistant(r: Sequence[Any]) -> Row:
-    return {
-        "object": "assistant",
-        "id": r[1],
-        "space_id": r[0],
-        "name": r[2],
-        "provider": r[3],
-        "model": r[4],
-        "system_prompt": r[5],
-        "temperature": r[6],
-        "max_tokens": r[7],
-        "context_tokens": r[8],
-        "private": bool(r[9]),
-        "grants": _loads(r[10]),
-        "unlock_salt": r[11],
-        "unlock_hash": r[12],
-        "unlock_words": r[13],
-        "metadata": _loads(r[14]),
-        "created_at": r[15],
-        "updated_at": r[16],
-    }
-
-
-def _taken(exc: sqlite3.IntegrityError, space_id: str, row: Row) -> AlreadyExists:
+def _taken(exc: sqlite3.IntegrityError, space_id: str, row: AssistantRow) -> AlreadyExists:
     if "assistants.name" in str(exc):
         return AlreadyExists(f"an assistant named {row['name']!r} already exists in {space_id!r}")
     return AlreadyExists(f"assistant {row['id']!r} already exists")
@@ -61,17 +37,18 @@ def _taken(exc: sqlite3.IntegrityError, space_id: str, row: Row) -> AlreadyExist
 class AssistantStoreMixin(SQLiteBase):
     # assistants -------------------------------------------------------------------------
 
-    async def create_assistant(self, space_id: str, row: Row) -> Row:
-        stored = new_assistant_row(space_id, row, _now())
+    async def create_assistant(self, space_id: str, fields: AssistantFields) -> AssistantRow:
+        stored = new_assistant_row(space_id, fields, _now())
+        columns: dict[str, Any] = {**stored}
         values = [
-            _dumps(stored[column]) if column in _JSON_COLUMNS else stored[column]
+            _dumps(columns[column]) if column in _JSON_COLUMNS else columns[column]
             for column in ASSISTANT_COLUMNS
         ]
         write = take_write()
         with self._writing() as db:
             replay = recorded_replay(db, write)
             if is_replay(replay):
-                return cast(Row, replay)
+                return cast(AssistantRow, replay)
             if db.execute("SELECT 1 FROM spaces WHERE id = ?", (space_id,)).fetchone() is None:
                 raise NotFound(f"space {space_id!r} does not exist")
             try:
@@ -80,13 +57,13 @@ class AssistantStoreMixin(SQLiteBase):
                 raise _taken(exc, space_id, stored) from exc
             return record_result(db, write, stored)
 
-    async def get_assistant(self, space_id: str, assistant_id: str) -> Row | None:
+    async def get_assistant(self, space_id: str, assistant_id: str) -> AssistantRow | None:
         with self._reading() as db:
             r = db.execute(
                 f"SELECT {_COLUMNS} FROM assistants WHERE space_id = ? AND id = ?",
                 (space_id, assistant_id),
             ).fetchone()
-        return _assistant(r) if r else None
+        return assistant_row(r) if r else None
 
     async def list_assistants(
         self,
@@ -97,7 +74,7 @@ class AssistantStoreMixin(SQLiteBase):
         *,
         include_private: bool = True,
         granted_to: str | None = None,
-    ) -> PageSlice:
+    ) -> PageSlice[AssistantRow]:
         plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
         where = ["space_id = ?"]
         args: list[Any] = [space_id]
@@ -116,12 +93,12 @@ class AssistantStoreMixin(SQLiteBase):
             f" ORDER BY id {plan.direction} LIMIT ?"
         )
         with self._reading() as db:
-            rows = [_assistant(r) for r in db.execute(sql, (*args, limit + 1))]
+            rows = [assistant_row(r) for r in db.execute(sql, (*args, limit + 1))]
         return slice_page(rows, limit, plan)
 
     async def update_assistant(
         self, space_id: str, assistant_id: str, mutate: AssistantMutation
-    ) -> Row | None:
+    ) -> AssistantRow | None:
         with self._writing() as db:
             r = db.execute(
                 f"SELECT {_COLUMNS} FROM assistants WHERE space_id = ? AND id = ?",
@@ -129,7 +106,7 @@ class AssistantStoreMixin(SQLiteBase):
             ).fetchone()
             if r is None:
                 return None
-            row = _assistant(r)
+            row = assistant_row(r)
             changes = mutate(row)
             if not changes:
                 return row
@@ -143,9 +120,8 @@ class AssistantStoreMixin(SQLiteBase):
                     (*values, space_id, assistant_id),
                 )
             except sqlite3.IntegrityError as exc:
-                raise _taken(exc, space_id, {**row, **changes}) from exc
-        row.update(changes)
-        return row
+                raise _taken(exc, space_id, changed(row, changes)) from exc
+        return changed(row, changes)
 
     async def delete_assistant(self, space_id: str, assistant_id: str) -> bool:
         with self._writing() as db:
@@ -154,10 +130,10 @@ class AssistantStoreMixin(SQLiteBase):
             )
             return cur.rowcount > 0
 
-    async def list_unlockable_assistants(self, space_id: str) -> list[Row]:
+    async def list_unlockable_assistants(self, space_id: str) -> list[AssistantRow]:
         with self._reading() as db:
             return [
-                _assistant(r)
+                assistant_row(r)
                 for r in db.execute(
                     f"SELECT {_COLUMNS} FROM assistants WHERE space_id = ? AND private"
                     " AND unlock_hash IS NOT NULL ORDER BY id LIMIT ?",

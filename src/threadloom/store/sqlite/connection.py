@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from ...errors import NotFound, ServiceUnavailable
-from ..base import now_ts
+from ...timestamps import now_ts
 
 __all__ = ["SQLiteBase"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ..base import format_ts, parse_ts, utc_now
+from ...timestamps import format_ts, parse_ts, utc_now
 from .connection import SQLiteBase
 
 __all__ = ["LeaseStoreMixin"]

@@ -13,36 +13,20 @@ from ..base import (
     MESSAGE_ID_TAKEN,
     MessageQuery,
     PageSlice,
-    Row,
     StateMutation,
     keyset_plan,
     slice_page,
-    state_row,
 )
 from ..batching import AppendItem, AppendResult, StateResult, StateWrite
 from ..idempotent import IdempotentWrite, item_failure, take_write
+from ..rows import MessageRow, StateRow, StateVersionRow, new_message_rows, state_row
 from .access import is_replay, record_result, recorded_replay
 from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
+from .rows import MESSAGE_COLUMNS, message_row, state_version_row
 
 __all__ = ["MessageStoreMixin"]
 
 T = TypeVar("T")
-_MESSAGE_COLUMNS = "id, seq, role, content, images, private, metadata, created_at"
-
-
-def _message(r: Sequence[Any], thread_id: str) -> Row:
-    return {
-        "object": "message",
-        "id": r[0],
-        "thread_id": thread_id,
-        "seq": r[1],
-        "role": r[2],
-        "content": r[3],
-        "images": _loads(r[4]),
-        "private": bool(r[5]),
-        "metadata": _loads(r[6]),
-        "created_at": r[7],
-    }
 
 
 def _insert_messages(
@@ -52,44 +36,28 @@ def _insert_messages(
     last_seq: int,
     messages: Sequence[MessageCreate],
     now: str,
-) -> list[Row]:
+) -> list[MessageRow]:
     """Insert a batch numbered after ``last_seq`` in the caller's write transaction (an
     append, or a new thread with its first messages) and return the stored rows. The caller
     has already counted them on the thread row."""
     if not messages:
         return []
-    stored: list[Row] = []
-    params = []
-    for offset, m in enumerate(messages, start=1):
-        message_id = m.id or new_id("msg")
-        seq = last_seq + offset
-        params.append(
-            (
-                message_id,
-                pk,
-                seq,
-                m.role,
-                m.content,
-                _dumps(m.images),
-                m.private,
-                _dumps(m.metadata),
-                now,
-            )
+    ids = [m.id or new_id("msg") for m in messages]
+    seqs = range(last_seq + 1, last_seq + 1 + len(messages))
+    params = [
+        (
+            message_id,
+            pk,
+            seq,
+            m.role,
+            m.content,
+            _dumps(m.images),
+            m.private,
+            _dumps(m.metadata),
+            now,
         )
-        stored.append(
-            {
-                "object": "message",
-                "id": message_id,
-                "thread_id": thread_id,
-                "seq": seq,
-                "role": m.role,
-                "content": m.content,
-                "images": m.images,
-                "private": m.private,
-                "metadata": m.metadata,
-                "created_at": now,
-            }
-        )
+        for message_id, seq, m in zip(ids, seqs, messages, strict=True)
+    ]
     try:
         db.executemany(
             "INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata,"
@@ -98,7 +66,7 @@ def _insert_messages(
         )
     except sqlite3.IntegrityError as exc:
         raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
-    return stored
+    return new_message_rows(thread_id, ids, seqs, messages, now)
 
 
 def _append(
@@ -107,7 +75,7 @@ def _append(
     thread_id: str,
     messages: Sequence[MessageCreate],
     now: str,
-) -> list[Row]:
+) -> list[MessageRow]:
     """An append, in the caller's write transaction."""
     count = len(messages)
     if not messages:
@@ -134,12 +102,12 @@ def _recorded_append(
     thread_id: str,
     messages: Sequence[MessageCreate],
     now: str,
-) -> list[Row]:
+) -> list[MessageRow]:
     """An append and its key's record, in the caller's write transaction (or the result
     recorded before: nothing is appended again)."""
     replay = recorded_replay(db, write)
     if is_replay(replay):
-        return cast(list[Row], replay)
+        return cast(list[MessageRow], replay)
     return record_result(db, write, _append(db, space_id, thread_id, messages, now))
 
 
@@ -150,7 +118,7 @@ def _write_state(
     mutate: StateMutation,
     keep_versions: int,
     now: str,
-) -> Row | None:
+) -> StateRow | None:
     """A state write, in the caller's write transaction; None if the thread is missing."""
     r = db.execute(
         "SELECT pk, status, state, state_version, state_updated_at FROM threads"
@@ -186,12 +154,12 @@ class MessageStoreMixin(SQLiteBase):
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
-    ) -> list[Row]:
+    ) -> list[MessageRow]:
         now, write = _now(), take_write()
         with self._writing() as db:
             return _recorded_append(db, write, space_id, thread_id, messages, now)
 
-    async def append_item(self, item: AppendItem) -> list[Row]:
+    async def append_item(self, item: AppendItem) -> list[MessageRow]:
         now = _now()
         with self._writing() as db:
             return _recorded_append(
@@ -245,7 +213,7 @@ class MessageStoreMixin(SQLiteBase):
 
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery
-    ) -> PageSlice | None:
+    ) -> PageSlice[MessageRow] | None:
         plan = keyset_plan(
             query.order,
             has_after=query.after_seq is not None,
@@ -269,15 +237,15 @@ class MessageStoreMixin(SQLiteBase):
                 where.append("role = ?")
                 args.append(query.role)
             sql = (
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE {' AND '.join(where)}"
                 f" ORDER BY seq {plan.direction} LIMIT ?"
             )
-            rows = [_message(m, thread_id) for m in db.execute(sql, (*args, query.limit + 1))]
+            rows = [message_row(m, thread_id) for m in db.execute(sql, (*args, query.limit + 1))]
         return slice_page(rows, query.limit, plan)
 
     # state ------------------------------------------------------------------------------
 
-    async def get_state(self, space_id: str, thread_id: str) -> Row | None:
+    async def get_state(self, space_id: str, thread_id: str) -> StateRow | None:
         with self._reading() as db:
             r = db.execute(
                 "SELECT state, state_version, state_updated_at FROM threads"
@@ -291,7 +259,7 @@ class MessageStoreMixin(SQLiteBase):
 
     async def write_state(
         self, space_id: str, thread_id: str, mutate: StateMutation, keep_versions: int
-    ) -> Row | None:
+    ) -> StateRow | None:
         now = _now()
         with self._writing() as db:
             return _write_state(db, space_id, thread_id, mutate, keep_versions, now)
@@ -303,7 +271,7 @@ class MessageStoreMixin(SQLiteBase):
         limit: int,
         after_version: int | None,
         before_version: int | None,
-    ) -> PageSlice | None:
+    ) -> PageSlice[StateVersionRow] | None:
         # Newest first: "after" walks towards older versions.
         plan = keyset_plan(
             "desc", has_after=after_version is not None, has_before=before_version is not None
@@ -322,13 +290,5 @@ class MessageStoreMixin(SQLiteBase):
                 sql += f" AND version {plan.op} ?"
                 args.append(cursor)
             sql += f" ORDER BY version {plan.direction} LIMIT ?"
-            rows = [
-                {
-                    "object": "thread.state.version",
-                    "version": v,
-                    "created_at": at,
-                    "state": _loads(s) if s is not None else None,
-                }
-                for v, s, at in db.execute(sql, (*args, limit + 1))
-            ]
+            rows = [state_version_row(*r) for r in db.execute(sql, (*args, limit + 1))]
         return slice_page(rows, limit, plan)

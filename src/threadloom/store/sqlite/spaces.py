@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from ...errors import AlreadyExists, Conflict
-from ..base import PageSlice, Row, keyset_plan, slice_page
+from ..base import PageSlice, SpaceMutation, keyset_plan, slice_page
 from ..idempotent import take_write
+from ..rows import SpaceRow, changed, new_space_row
 from .access import is_replay, record_result, recorded_replay
-from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
+from .connection import LIVE, SQLiteBase, _dumps, _now
+from .rows import SPACE_COLUMNS, space_row
 
 __all__ = ["SpaceStoreMixin"]
-
-_SPACE_COLUMNS = "id, name, metadata, created_at, default_thread_ttl_seconds"
-
-
-def _space(r: Sequence[Any]) -> Row:
-    return {
-        "object": "space",
-        "id": r[0],
-        "name": r[1],
-        "metadata": _loads(r[2]),
-        "created_at": r[3],
-        "default_thread_ttl_seconds": r[4],
-    }
 
 
 class SpaceStoreMixin(SQLiteBase):
@@ -37,39 +25,32 @@ class SpaceStoreMixin(SQLiteBase):
         name: str,
         metadata: dict[str, Any],
         default_thread_ttl_seconds: int | None = None,
-    ) -> Row:
+    ) -> SpaceRow:
         now, write = _now(), take_write()
         with self._writing() as db:
             replay = recorded_replay(db, write)
             if is_replay(replay):
-                return cast(Row, replay)
+                return cast(SpaceRow, replay)
             try:
                 db.execute(
-                    f"INSERT INTO spaces ({_SPACE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                    f"INSERT INTO spaces ({SPACE_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
                     (space_id, name, _dumps(metadata), now, default_thread_ttl_seconds),
                 )
             except sqlite3.IntegrityError as exc:
                 raise AlreadyExists(f"space {space_id!r} already exists") from exc
-            row = {
-                "object": "space",
-                "id": space_id,
-                "name": name,
-                "metadata": metadata,
-                "created_at": now,
-                "default_thread_ttl_seconds": default_thread_ttl_seconds,
-            }
+            row = new_space_row(space_id, name, metadata, default_thread_ttl_seconds, now)
             return record_result(db, write, row)
 
-    async def get_space(self, space_id: str) -> Row | None:
+    async def get_space(self, space_id: str) -> SpaceRow | None:
         with self._reading() as db:
             r = db.execute(
-                f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,)
+                f"SELECT {SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,)
             ).fetchone()
-        return _space(r) if r else None
+        return space_row(r) if r else None
 
     async def list_spaces(
         self, limit: int, after: str | None, before: str | None, only: str | None
-    ) -> PageSlice:
+    ) -> PageSlice[SpaceRow]:
         plan = keyset_plan("asc", has_after=after is not None, has_before=before is not None)
         where, args = [], []
         if only is not None:
@@ -79,23 +60,23 @@ class SpaceStoreMixin(SQLiteBase):
         if plan.op and cursor is not None:
             where.append(f"id {plan.op} ?")
             args.append(cursor)
-        sql = f"SELECT {_SPACE_COLUMNS} FROM spaces"
+        sql = f"SELECT {SPACE_COLUMNS} FROM spaces"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY id {plan.direction} LIMIT ?"
         with self._reading() as db:
-            rows = [_space(r) for r in db.execute(sql, (*args, limit + 1))]
+            rows = [space_row(r) for r in db.execute(sql, (*args, limit + 1))]
         return slice_page(rows, limit, plan)
 
-    async def update_space(self, space_id: str, mutate: Callable[[Row], Row]) -> Row | None:
+    async def update_space(self, space_id: str, mutate: SpaceMutation) -> SpaceRow | None:
         with self._writing() as db:
             r = db.execute(
-                f"SELECT {_SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,)
+                f"SELECT {SPACE_COLUMNS} FROM spaces WHERE id = ?", (space_id,)
             ).fetchone()
             if r is None:
                 return None
-            space = _space(r)
-            space.update(mutate(space))
+            space = space_row(r)
+            space = changed(space, mutate(space))
             db.execute(
                 "UPDATE spaces SET name = ?, metadata = ?, default_thread_ttl_seconds = ?"
                 " WHERE id = ?",

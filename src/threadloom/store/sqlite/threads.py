@@ -9,55 +9,29 @@ from typing import Any, cast
 
 from ...errors import AlreadyExists, NotFound
 from ...models import MessageCreate, ThreadCreate
+from ...timestamps import format_ts, utc_now
 from ..base import (
     PURGE_BATCH,
     THREAD_COLUMNS_UPDATABLE,
     PageSlice,
-    Row,
     ThreadMutation,
     ThreadQuery,
     expiry_of,
-    format_ts,
     keyset_plan,
-    new_thread_row,
     requested_expiry,
     slice_page,
-    utc_now,
 )
 from ..idempotent import take_write
 from ..matching import filter_terms, fold, search_columns
+from ..rows import MessageRow, ThreadRow, changed, new_thread_row
 from .access import is_replay, record_result, recorded_replay
-from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
+from .connection import LIVE, SQLiteBase, _dumps, _now
 from .messages import _insert_messages
+from .rows import THREAD_COLUMNS, thread_row
 
 __all__ = ["ThreadStoreMixin"]
 
-_THREAD_COLUMNS = (
-    "pk, space_id, id, title, owner_id, public, status, metadata, state, state_version,"
-    " role_mapping, message_count, created_at, updated_at, archived_at, expires_at"
-)
 _JSON_COLUMNS = frozenset({"metadata", "role_mapping", "metadata_terms"})
-
-
-def _thread(r: Sequence[Any]) -> Row:
-    return {
-        "object": "thread",
-        "id": r[2],
-        "space_id": r[1],
-        "title": r[3],
-        "owner_id": r[4],
-        "public": bool(r[5]),
-        "status": r[6],
-        "metadata": _loads(r[7]),
-        "state": _loads(r[8]) if r[8] is not None else None,
-        "state_version": r[9],
-        "role_mapping": _loads(r[10]),
-        "message_count": r[11],
-        "created_at": r[12],
-        "updated_at": r[13],
-        "archived_at": r[14],
-        "expires_at": r[15],
-    }
 
 
 def _live_count(expiries: list[tuple[str | None]], now: str) -> int:
@@ -74,7 +48,7 @@ class ThreadStoreMixin(SQLiteBase):
         thread_id: str,
         thread: ThreadCreate,
         messages: Sequence[MessageCreate],
-    ) -> tuple[Row, list[Row]]:
+    ) -> tuple[ThreadRow, list[MessageRow]]:
         moment = utc_now()
         now = format_ts(moment)
         version = 0 if thread.state is None else 1
@@ -83,7 +57,7 @@ class ThreadStoreMixin(SQLiteBase):
         with self._writing() as db:
             replay = recorded_replay(db, write)
             if is_replay(replay):
-                return cast(tuple[Row, list[Row]], tuple(replay))
+                return cast(tuple[ThreadRow, list[MessageRow]], tuple(replay))
             space = db.execute(
                 "SELECT default_thread_ttl_seconds FROM spaces WHERE id = ?", (space_id,)
             ).fetchone()
@@ -144,15 +118,15 @@ class ThreadStoreMixin(SQLiteBase):
             )
             return record_result(db, write, (row, stored))
 
-    async def get_thread(self, space_id: str, thread_id: str) -> Row | None:
+    async def get_thread(self, space_id: str, thread_id: str) -> ThreadRow | None:
         with self._reading() as db:
             r = db.execute(
-                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+                f"SELECT {THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
                 (space_id, thread_id, _now()),
             ).fetchone()
-        return _thread(r) if r else None
+        return thread_row(r) if r else None
 
-    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice:
+    async def list_threads(self, space_id: str, query: ThreadQuery) -> PageSlice[ThreadRow]:
         plan = keyset_plan(
             query.order, has_after=query.after is not None, has_before=query.before is not None
         )
@@ -187,24 +161,24 @@ class ThreadStoreMixin(SQLiteBase):
             where.append(f"({column}, id) {plan.op} (?, ?)")
             args.extend(cursor)
         sql = (
-            f"SELECT {_THREAD_COLUMNS} FROM threads WHERE {' AND '.join(where)}"
+            f"SELECT {THREAD_COLUMNS} FROM threads WHERE {' AND '.join(where)}"
             f" ORDER BY {column} {plan.direction}, id {plan.direction} LIMIT ?"
         )
         with self._reading() as db:
-            rows = [_thread(r) for r in db.execute(sql, (*args, query.limit + 1))]
+            rows = [thread_row(r) for r in db.execute(sql, (*args, query.limit + 1))]
         return slice_page(rows, query.limit, plan)
 
     async def update_thread(
         self, space_id: str, thread_id: str, mutate: ThreadMutation
-    ) -> Row | None:
+    ) -> ThreadRow | None:
         with self._writing() as db:
             r = db.execute(
-                f"SELECT {_THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+                f"SELECT {THREAD_COLUMNS} FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
                 (space_id, thread_id, _now()),
             ).fetchone()
             if r is None:
                 return None
-            row = _thread(r)
+            row = thread_row(r)
             changes = mutate(row)
             if not changes:
                 return row
@@ -214,8 +188,7 @@ class ThreadStoreMixin(SQLiteBase):
             sets = ", ".join(f"{column} = ?" for column in stored)
             values = [_dumps(v) if k in _JSON_COLUMNS else v for k, v in stored.items()]
             db.execute(f"UPDATE threads SET {sets} WHERE pk = ?", (*values, r[0]))
-        row.update(changes)
-        return row
+        return changed(row, changes)
 
     async def purge_thread(self, space_id: str, thread_id: str) -> bool:
         now = _now()

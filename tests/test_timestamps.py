@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from threadloom.store.base import format_ts, now_ts, parse_ts, utc_now
+from threadloom.timestamps import format_ts, now_ts, parse_ts, utc_now
 
 RFC3339 = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
 
