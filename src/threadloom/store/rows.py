@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, Required, TypedDict, TypeVar, cast
 
-from ..models import KeyRole, MessageCreate, ThreadCreate, ThreadStatus
+from ..models import MessageCreate, ThreadCreate, ThreadStatus
+from ..models.keys import KeyRole
 
 __all__ = [
     "ApiKeyRow",

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import cast
 
-from ...models import KeyRole, ThreadStatus
+from ...models import ThreadStatus
+from ...models.keys import KeyRole
 from ..rows import ApiKeyRow, AssistantRow, MessageRow, SpaceRow, StateVersionRow, ThreadRow
 from .connection import _loads, _text
 
