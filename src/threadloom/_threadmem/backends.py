@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import Conflict, NotFound
 from ..extras import requires_extra
 from ..models import MessageCreate, MessageListQuery, ThreadCreate, ThreadListQuery, ThreadUpdate
-from ..threadmem_schemas import V1Role
+from .schemas import V1Role
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -36,7 +36,8 @@ __all__ = [
     "close_remote_clients",
 ]
 
-Row = dict[str, Any]
+Row = Mapping[str, Any]
+"""A thread or message in its wire shape: a store row locally, decoded JSON remotely."""
 SPACE = "default"
 """The space every RoleThread lives in, locally and on a server (whose key must reach it)."""
 BATCH = 100
@@ -136,7 +137,7 @@ class LocalBackend:
     def append(self, thread_id: str, messages: Sequence[MessageCreate]) -> list[Row]:
         local = self._local
         threads = local.services.threads
-        return local.run(threads.append(local.principal, SPACE, thread_id, messages))
+        return list(local.run(threads.append(local.principal, SPACE, thread_id, messages)))
 
     def list_messages(self, thread_id: str, query: MessageListQuery) -> Page:
         local = self._local

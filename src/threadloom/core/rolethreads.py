@@ -15,17 +15,17 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from ..errors import AlreadyExists, Conflict, NotFound, ValidationFailed
-from ..ids import is_valid_id
-from ..models import MessageCreate, MessageListQuery, Role, ThreadCreate, ThreadListQuery
-from ..store.rows import MessageRow, ThreadChanges, ThreadRow
-from ..threadmem_schemas import (
+from .._threadmem.schemas import (
     V1CreateRoleThread,
     V1PostRoleMessage,
     V1Role,
     V1RoleThreadFilter,
     V1UpdateRoleThread,
 )
+from ..errors import AlreadyExists, Conflict, NotFound, ValidationFailed
+from ..ids import is_valid_id
+from ..models import MessageCreate, MessageListQuery, Role, ThreadCreate, ThreadListQuery
+from ..store.rows import MessageRow, ThreadChanges, ThreadRow
 from ..timestamps import parse_ts
 from .auth import Principal
 from .privacy import shows_private
