@@ -34,7 +34,7 @@ from .store import create_store
 from .store.migrate import migrate
 from .store.urls import backend_of
 
-__all__ = ["OPEN_PRINCIPAL", "LocalStore", "close_all", "default_url", "store_for"]
+__all__ = ["OPEN_PRINCIPAL", "LocalStore", "close_all", "default_url", "in_thread", "store_for"]
 
 T = TypeVar("T")
 
@@ -134,7 +134,7 @@ class LocalStore:
         else:
             # Alembic runs asyncpg through asyncio.run, which refuses to start inside a
             # running event loop: migrate on a thread of its own, whatever the caller is in.
-            _in_thread(migrate, url)
+            in_thread(migrate, url)
             self._loop = _LoopThread()
         store = create_store(settings)
         self.services = Services.build(store, settings)
@@ -147,6 +147,11 @@ class LocalStore:
 
     def __repr__(self) -> str:
         return f"LocalStore(backend={self.backend!r})"
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The private loop calls run on (PostgreSQL, Redis); None where they run inline."""
+        return None if self._loop is None else self._loop.loop
 
     @property
     def closed(self) -> bool:
@@ -170,7 +175,8 @@ class LocalStore:
                 self._loop.stop()
 
 
-def _in_thread(function: Callable[..., object], *args: Any) -> None:
+def in_thread(function: Callable[..., object], *args: Any) -> None:
+    """Call ``function(*args)`` on a thread of its own and wait; raises what it raised."""
     failure: list[BaseException] = []
 
     def target() -> None:

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from tests.cli.conftest import Cli, json_lines, ok, one_line_error
-from threadloom.cli import transfer
-from threadloom.cli.backend import Backend, LocalBackend
+from threadloom.access import Access
+from threadloom.access.local import LocalAccess
+from threadloom.cli.connection import Connection
 from threadloom.errors import ServiceUnavailable
 from threadloom.local import LocalStore
 from threadloom.models import Message, MessageCreate, MessageListQuery, Page, Role, ThreadCreate
@@ -144,7 +145,7 @@ class TestExport:
         seed(sqlite_url)
         requests: list[tuple[str, int, int]] = []  # thread, limit, lines written before
 
-        class Recording(LocalBackend):
+        class Recording(LocalAccess):
             def list_messages(
                 self, space: str, thread: str, query: MessageListQuery
             ) -> Page[Message]:
@@ -152,7 +153,7 @@ class TestExport:
                 requests.append((thread, query.limit, written))
                 return super().list_messages(space, thread, query)
 
-        use_backend(monkeypatch, Recording(sqlite_url))
+        use_backend(monkeypatch, Recording.open(sqlite_url))
         ok(local("export"))
         assert all(limit <= 100 for _, limit, _ in requests)
         assert [thread for thread, _, _ in requests].count("long") == 3
@@ -164,7 +165,7 @@ class TestExport:
     ) -> None:
         seed(sqlite_url)
 
-        class Failing(LocalBackend):
+        class Failing(LocalAccess):
             def list_messages(
                 self, space: str, thread: str, query: MessageListQuery
             ) -> Page[Message]:
@@ -172,23 +173,23 @@ class TestExport:
                     raise ServiceUnavailable("the database went away")
                 return super().list_messages(space, thread, query)
 
-        use_backend(monkeypatch, Failing(sqlite_url))
+        use_backend(monkeypatch, Failing.open(sqlite_url))
         path = tmp_path / "out.jsonl"
         assert "went away" in one_line_error(local("export", "-o", str(path)))
         assert list(tmp_path.glob("out.jsonl*")) == []
 
 
-def use_backend(monkeypatch: pytest.MonkeyPatch, backend: Backend) -> None:
-    """Makes ``export`` and ``import`` work through ``backend``."""
+def use_backend(monkeypatch: pytest.MonkeyPatch, access: Access) -> None:
+    """Makes the commands (``export`` and ``import`` here) work through ``access``."""
 
     @contextmanager
-    def connect(*_: Any) -> Iterator[Backend]:
+    def open_access(_: Connection) -> Iterator[Access]:
         try:
-            yield backend
+            yield access
         finally:
-            backend.close()
+            access.close()
 
-    monkeypatch.setattr(transfer, "connect", connect)
+    monkeypatch.setattr(Connection, "open", open_access)
 
 
 class TestImport:
@@ -300,7 +301,7 @@ class TestExpiry:
         and the import goes on."""
         soon = utc_now() + timedelta(seconds=1)
 
-        class Slow(LocalBackend):
+        class Slow(LocalAccess):
             def append_messages(
                 self, space: str, thread: str, messages: Sequence[MessageCreate]
             ) -> list[Message]:
@@ -309,8 +310,8 @@ class TestExpiry:
                         time.sleep(0.05)
                 return super().append_messages(space, thread, messages)
 
-        real_connect = transfer.connect
-        use_backend(monkeypatch, Slow(empty_url))
+        real_open = Connection.open
+        use_backend(monkeypatch, Slow.open(empty_url))
         lines = [
             {"id": "brief", "expires_at": format_ts(soon), "messages": [{"content": "a"}]},
             {"id": "after", "messages": [{"content": "b"}]},
@@ -319,7 +320,7 @@ class TestExpiry:
         done = ok(local("import", "-", "--json", input=text))
         counts = json.loads(done.stdout)
         assert (counts["imported"], counts["expired"], counts["messages"]) == (1, 1, 1)
-        monkeypatch.setattr(transfer, "connect", real_connect)
+        monkeypatch.setattr(Connection, "open", real_open)
         assert [line["id"] for line in export_of(local, empty_url)] == ["after"]
 
     def test_the_target_rejects_what_it_cannot_keep(self, local: Cli, empty_url: str) -> None:

@@ -19,7 +19,7 @@ import pytest
 from tests.seeds import designs
 from tests.seeds.conftest import SQL_BACKENDS, SeedServer, fill, serve
 from threadloom import local
-from threadloom._threadmem.backends import close_remote_clients
+from threadloom._threadmem.access import close_remote_clients
 from threadloom.threadmem import (
     RoleMessage,
     RoleThread,

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import LiveServer, start_server, stop_server
 from threadloom import local
-from threadloom._threadmem.backends import close_remote_clients
+from threadloom._threadmem.access import close_remote_clients
 from threadloom.store.migrate import migrate
 
 # A 1x1 PNG and a GIF header: enough for the type to be told by the first bytes.

@@ -79,7 +79,7 @@ def _thread_of(count: int, remote: str | None = None) -> RoleThread:
     thread = RoleThread(remote=remote)
     batch = [MessageCreate(role="user", content=f"m{i}") for i in range(100)]
     for start in range(0, count, 100):
-        thread._backend.append(thread.id, batch[: min(100, count - start)])
+        thread._access.append_messages("default", thread.id, batch[: min(100, count - start)])
     thread.refresh()
     return thread
 

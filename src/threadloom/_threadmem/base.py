@@ -16,10 +16,11 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Self
 
+from ..access import Access
 from ..errors import AlreadyExists
-from ..models import MessageListQuery, Role, ThreadCreate
+from ..models import Message, MessageListQuery, Role, Thread, ThreadCreate
 from ..models import ThreadUpdate as _ThreadUpdate
-from .backends import BATCH, Backend, Row
+from .access import BATCH, SPACE, find_thread
 from .images import ImageLike
 from .messages import RoleMessage, message_pages, seconds
 from .schemas import V1Role
@@ -60,12 +61,12 @@ class ThreadBase:
     _state_version: int
     _version: str | None
     _snapshot: list[RoleMessage] | None
-    _backend: Backend
+    _access: Access
 
     @classmethod
-    def _from_row(cls, backend: Backend, row: Row) -> Self:
+    def _from_row(cls, access: Access, row: Thread) -> Self:
         obj = cls.__new__(cls)
-        obj._backend, obj._remote, obj._snapshot, obj._id = backend, backend.remote, None, row["id"]
+        obj._access, obj._remote, obj._snapshot, obj._id = access, access.remote, None, row.id
         obj._apply(row)
         return obj
 
@@ -81,21 +82,23 @@ class ThreadBase:
             },
         )
 
-    def _stamp(self, row: Row) -> None:
+    def _stamp(self, row: Thread) -> None:
         """What the version derives from, and the roles, from a stored thread."""
-        self._role_mapping = {key: _v1_role(role) for key, role in row["role_mapping"].items()}
-        self._created = seconds(row["created_at"])
-        self._updated_at = row["updated_at"]
-        self._updated = seconds(row["updated_at"])
-        self._message_count = row["message_count"]
-        self._state_version = row["state_version"]
+        self._role_mapping = {
+            key: _v1_role(role.model_dump()) for key, role in row.role_mapping.items()
+        }
+        self._created = seconds(row.created_at)
+        self._updated_at = row.updated_at
+        self._updated = seconds(row.updated_at)
+        self._message_count = row.message_count
+        self._state_version = row.state_version
         self._version = None
 
-    def _apply(self, row: Row) -> None:
-        self._owner_id = row["owner_id"]
-        self._public = row["public"]
-        self._name = row["title"]
-        self._metadata = row["metadata"] or None
+    def _apply(self, row: Thread) -> None:
+        self._owner_id = row.owner_id
+        self._public = row.public
+        self._name = row.title
+        self._metadata = row.metadata or None
         self._stamp(row)
 
     # properties -------------------------------------------------------------------------
@@ -183,18 +186,19 @@ class ThreadBase:
         self._sync()
         for start in range(0, len(messages), BATCH):
             chunk = messages[start : start + BATCH]
-            rows = self._backend.append(self._id, [message.to_create() for message in chunk])
+            creates = [message.to_create() for message in chunk]
+            rows = self._access.append_messages(SPACE, self._id, creates)
             for message, row in zip(chunk, rows, strict=True):
                 message.thread_id = self._id
-                message.created = seconds(row["created_at"])
+                message.created = seconds(row.created_at)
             self._counted(rows)
 
-    def _counted(self, rows: list[Row]) -> None:
+    def _counted(self, rows: list[Message]) -> None:
         """The thread row after appending ``rows``, without reading it."""
         if rows:
             self._message_count += len(rows)
-            self._updated_at = rows[-1]["created_at"]
-            self._updated = seconds(rows[-1]["created_at"])
+            self._updated_at = rows[-1].created_at
+            self._updated = seconds(rows[-1].created_at)
             self._version = None
 
     def messages(
@@ -206,12 +210,12 @@ class ThreadBase:
             kept = [m for m in self._snapshot if include_private or not m.private]
             return kept if last_n is None else kept[max(len(kept) - last_n, 0) :]
         if last_n is None:
-            pages = message_pages(self._backend, self._id, include_private=include_private)
+            pages = message_pages(self._access, self._id, include_private=include_private)
             return [RoleMessage.from_row(row) for rows in pages for row in rows]
         return self._newest(last_n, include_private)
 
     def _newest(self, count: int, include_private: bool) -> list[RoleMessage]:
-        rows: list[Row] = []
+        rows: list[Message] = []
         after: str | None = None
         while len(rows) < count:
             query = MessageListQuery(
@@ -220,8 +224,8 @@ class ThreadBase:
                 after=after,
                 include_private=include_private,
             )
-            page = self._backend.list_messages(self._id, query)
-            rows.extend(page.rows)
+            page = self._access.list_messages(SPACE, self._id, query)
+            rows.extend(page.data)
             if not page.has_more:
                 break
             after = page.last_id
@@ -232,42 +236,43 @@ class ThreadBase:
     def save(self) -> None:
         """Store the thread's fields as this object has them (creating the thread if it is
         not stored), and the messages of an object built by ``from_v1``/``from_record``."""
-        row = self._backend.get_thread(self._id)
+        row = find_thread(self._access, self._id)
         existed = row is not None
         if row is None:
-            row = self._backend.create_thread(self._create_body())
+            row = self._access.create_thread(SPACE, self._create_body())
         else:
             changes = self._changes(row)
             if changes:
-                row = self._backend.update_thread(self._id, _ThreadUpdate(**changes))
+                row = self._access.update_thread(SPACE, self._id, _ThreadUpdate(**changes))
         self._stamp(row)
         snapshot, self._snapshot = self._snapshot, None
         if snapshot:
             stored = self._stored_ids() if existed else set()
             self._append([message for message in snapshot if message.id not in stored])
 
-    def _changes(self, row: Row) -> dict[str, Any]:
+    def _changes(self, row: Thread) -> dict[str, Any]:
         changes: dict[str, Any] = {}
-        for column, value in (
-            ("title", self._name),
-            ("public", self._public),
-            ("owner_id", self._owner_id),
+        for column, stored, value in (
+            ("title", row.title, self._name),
+            ("public", row.public, self._public),
+            ("owner_id", row.owner_id, self._owner_id),
         ):
-            if row[column] != value:
+            if stored != value:
                 changes[column] = value
         metadata = self._metadata or {}
-        if row["metadata"] != metadata:
-            changes["metadata"] = _removals(row["metadata"], metadata)
+        if row.metadata != metadata:
+            changes["metadata"] = _removals(row.metadata, metadata)
+        stored_roles = {key: role.model_dump() for key, role in row.role_mapping.items()}
         roles = {
             key: Role(**role.model_dump()).model_dump() for key, role in self._role_mapping.items()
         }
-        if row["role_mapping"] != roles:
-            changes["role_mapping"] = _removals(row["role_mapping"], roles)
+        if stored_roles != roles:
+            changes["role_mapping"] = _removals(stored_roles, roles)
         return changes
 
     def _stored_ids(self) -> set[str]:
-        pages = message_pages(self._backend, self._id)
-        return {row["id"] for rows in pages for row in rows}
+        pages = message_pages(self._access, self._id)
+        return {row.id for rows in pages for row in rows}
 
     def _sync(self) -> None:
         if self._snapshot is not None:

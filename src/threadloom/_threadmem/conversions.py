@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
-from .backends import backend_for
+from .access import access_for
 from .base import ThreadBase
 from .messages import RoleMessage
 from .records import RoleThreadRecord
@@ -112,7 +112,7 @@ class ThreadConversions(ThreadBase):
         messages: list[RoleMessage],
     ) -> Self:
         obj = cls.__new__(cls)
-        obj._backend, obj._remote, obj._id = backend_for(remote), remote, thread_id
+        obj._access, obj._remote, obj._id = access_for(remote), remote, thread_id
         obj._owner_id, obj._public, obj._name, obj._metadata = fields
         obj._role_mapping = role_mapping
         obj._created, obj._updated = times

@@ -8,10 +8,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from ..access import Access, pages
 from ..errors import AlreadyExists, NotFound
 from ..ids import new_id
-from ..models import MessageCreate, MessageListQuery, ThreadListQuery
-from .backends import BATCH, Backend, LocalBackend, Row
+from ..models import Message, MessageCreate, MessageListQuery, Thread, ThreadListQuery
+from .access import BATCH, SPACE, local_access
 from .images import ImageLike, to_image_urls
 from .records import RoleMessageRecord
 from .schemas import V1RoleMessage
@@ -87,17 +88,17 @@ class RoleMessage:
         return MessageCreate.model_validate(fields)
 
     @classmethod
-    def from_row(cls, row: Row) -> RoleMessage:
-        """From a native message (``threadloom.models.Message`` as a dict)."""
+    def from_row(cls, row: Message) -> RoleMessage:
+        """From a native message."""
         obj = cls.__new__(cls)
-        obj.id = row["id"]
-        obj.role = row["role"]
-        obj.text = row["content"]
-        obj.images = list(row["images"])
-        obj.private = row["private"]
-        obj.metadata = row["metadata"] or None
-        obj.created = seconds(row["created_at"])
-        obj.thread_id = row["thread_id"]
+        obj.id = row.id
+        obj.role = row.role
+        obj.text = row.content
+        obj.images = list(row.images)
+        obj.private = row.private
+        obj.metadata = row.metadata or None
+        obj.created = seconds(row.created_at)
+        obj.thread_id = row.thread_id
         return obj
 
     def save(self) -> None:
@@ -106,10 +107,10 @@ class RoleMessage:
         if self.thread_id is None:
             raise ValueError("set thread_id to save a message (or use RoleThread.add_msg)")
         try:
-            rows = LocalBackend.default().append(self.thread_id, [self.to_create()])
+            rows = local_access().append_messages(SPACE, self.thread_id, [self.to_create()])
         except AlreadyExists:
             return
-        self.created = seconds(rows[0]["created_at"])
+        self.created = seconds(rows[0].created_at)
 
     @classmethod
     def find(cls, **kwargs: Any) -> list[RoleMessage]:
@@ -127,15 +128,15 @@ class RoleMessage:
         if "meta_data" in filters:
             meta = filters.pop("meta_data")
             filters["metadata"] = json.loads(meta) if isinstance(meta, str) else meta
-        backend = LocalBackend.default()
+        access = local_access()
         if "thread_id" in filters:
             thread_id = filters.pop("thread_id")
             thread_ids = [thread_id] if thread_id is not None else []
         else:
-            thread_ids = [row["id"] for row in _every_thread(backend)]
+            thread_ids = [thread.id for thread in _every_thread(access)]
         found: list[RoleMessage] = []
         for thread_id in thread_ids:
-            found.extend(_matching(backend, thread_id, filters))
+            found.extend(_matching(access, thread_id, filters))
         if len(thread_ids) > 1:
             found.sort(key=lambda message: message.created)
         return found
@@ -245,42 +246,37 @@ def _image_part(url: str) -> dict[str, Any]:
 
 
 def message_pages(
-    backend: Backend,
+    access: Access,
     thread_id: str,
     *,
     include_private: bool = True,
     role: str | None = None,
-) -> Iterator[list[Row]]:
+) -> Iterator[list[Message]]:
     """A thread's messages, oldest first, one page (``BATCH`` messages) at a time."""
     query = MessageListQuery(limit=BATCH, include_private=include_private, role=role)
     while True:
-        page = backend.list_messages(thread_id, query)
-        if page.rows:
-            yield page.rows
+        page = access.list_messages(SPACE, thread_id, query)
+        if page.data:
+            yield page.data
         if not page.has_more:
             return
         query = query.model_copy(update={"after": page.last_id})
 
 
-def _every_thread(backend: Backend) -> Iterator[Row]:
+def _every_thread(access: Access) -> Iterator[Thread]:
     query = ThreadListQuery(limit=BATCH, status="all", order_by="created_at", order="asc")
-    while True:
-        page = backend.list_threads(query)
-        yield from page.rows
-        if not page.has_more:
-            return
-        query = query.model_copy(update={"after": page.last_id})
+    return pages(
+        lambda after: access.list_threads(SPACE, query.model_copy(update={"after": after}))
+    )
 
 
-def _matching(
-    backend: Backend, thread_id: str, filters: Mapping[str, Any]
-) -> Iterator[RoleMessage]:
+def _matching(access: Access, thread_id: str, filters: Mapping[str, Any]) -> Iterator[RoleMessage]:
     private = filters.get("private")
-    pages = message_pages(
-        backend, thread_id, include_private=private is not False, role=filters.get("role")
+    found = message_pages(
+        access, thread_id, include_private=private is not False, role=filters.get("role")
     )
     try:
-        for rows in pages:
+        for rows in found:
             for row in rows:
                 message = RoleMessage.from_row(row)
                 if all(_field_matches(message, name, value) for name, value in filters.items()):

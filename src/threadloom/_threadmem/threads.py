@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Self
 
+from ..access import Access
 from ..errors import NotFound
 from ..ids import is_valid_id, new_id
-from ..models import MessageCreate, ThreadListQuery
-from .backends import BATCH, Backend, RemoteBackend, Row, backend_for
+from ..models import MessageCreate, Thread, ThreadListQuery
+from .access import BATCH, SPACE, access_for, add_role, find_thread, remote_access, remove_role
 from .conversions import ThreadConversions
 from .messages import message_pages
 from .schemas import V1Role
@@ -41,14 +42,14 @@ class RoleThread(ThreadConversions):
         version: str | None = None,  # noqa: ARG002 - derived from the stored thread
         role_mapping: Mapping[str, V1Role] | None = None,
     ) -> None:
-        self._backend = backend_for(remote)
+        self._access = access_for(remote)
         self._remote = remote
         self._snapshot = None
         self._id = new_id("thr")
         self._owner_id, self._public, self._name = owner_id, bool(public), name
         self._metadata = dict(metadata) if metadata else None
         self._role_mapping = dict(role_mapping or {})
-        self._apply(self._backend.create_thread(self._create_body()))
+        self._apply(self._access.create_thread(SPACE, self._create_body()))
 
     def __repr__(self) -> str:
         # The original's documented form: the constructor's own arguments first.
@@ -62,12 +63,12 @@ class RoleThread(ThreadConversions):
     def add_role(self, role: V1Role) -> None:
         """Add a role to the thread's role mapping (ValueError if it is there already)."""
         self._sync()
-        self._stamp(self._backend.add_role(self._id, role))
+        self._stamp(add_role(self._access, self._id, role))
 
     def remove_role(self, name: str) -> None:
         """Remove a role from the role mapping (ValueError if it is not there)."""
         self._sync()
-        self._stamp(self._backend.remove_role(self._id, name))
+        self._stamp(remove_role(self._access, self._id, name))
 
     # the thread -------------------------------------------------------------------------
 
@@ -75,8 +76,8 @@ class RoleThread(ThreadConversions):
         """Read the thread's fields again from the store or server (``auth_token``: the API
         key to use from now on for a remote thread)."""
         if auth_token and self._remote:
-            self._backend = RemoteBackend(self._remote, auth_token)
-        row = self._backend.get_thread(self._id)
+            self._access = remote_access(self._remote, auth_token)
+        row = find_thread(self._access, self._id)
         if row is None:
             raise NotFound(f"thread {self._id!r} does not exist")
         self._snapshot = None
@@ -84,37 +85,33 @@ class RoleThread(ThreadConversions):
 
     def delete(self) -> None:
         """Delete the thread and its messages for good."""
-        self._backend.purge_thread(self._id)
+        self._access.purge_thread(SPACE, self._id)
 
     def copy(self) -> Self:
         """A new thread (new id) with this one's fields and a copy of its messages (same
         ids), stored at once: it is copied in the store page by page."""
         self._sync()
-        copied = type(self)._from_row(
-            self._backend,
-            self._backend.create_thread(
-                self._create_body().model_copy(update={"id": new_id("thr")})
-            ),
-        )
-        for rows in message_pages(self._backend, self._id):
+        body = self._create_body().model_copy(update={"id": new_id("thr")})
+        copied = type(self)._from_row(self._access, self._access.create_thread(SPACE, body))
+        for rows in message_pages(self._access, self._id):
             batch = [
                 MessageCreate(
-                    id=row["id"],
-                    role=row["role"],
-                    content=row["content"],
-                    images=row["images"],
-                    private=row["private"],
-                    metadata=row["metadata"],
+                    id=row.id,
+                    role=row.role,
+                    content=row.content,
+                    images=row.images,
+                    private=row.private,
+                    metadata=row.metadata,
                 )
                 for row in rows
             ]
-            copied._counted(self._backend.append(copied._id, batch))
+            copied._counted(self._access.append_messages(SPACE, copied._id, batch))
         return copied
 
     @classmethod
     def find(cls, remote: str | None = None, **kwargs: Any) -> list[RoleThread]:
         """Threads matching every filter: ``id``, ``owner_id``, ``name`` (exact) and
-        ``public``, applied by the store (see ``RemoteBackend.list_threads`` for a server).
+        ``public``, applied by the store (on a server, by the server).
         Oldest first, or newest first from a server (as the original did)."""
         unknown = set(kwargs) - set(_THREAD_FILTERS)
         if unknown:
@@ -122,22 +119,22 @@ class RoleThread(ThreadConversions):
                 f"RoleThread.find() filters on {', '.join(_THREAD_FILTERS)}; "
                 f"not {', '.join(sorted(unknown))}"
             )
-        backend = backend_for(remote)
-        return [cls._from_row(backend, row) for row in _matching(backend, kwargs)]
+        access = access_for(remote)
+        return [cls._from_row(access, row) for row in _matching(access, kwargs)]
 
 
-def _matching(backend: Backend, filters: Mapping[str, Any]) -> Iterator[Row]:
-    def accepts(row: Row) -> bool:
+def _matching(access: Access, filters: Mapping[str, Any]) -> Iterator[Thread]:
+    def accepts(row: Thread) -> bool:
         return all(
-            row["title" if name == "name" else name] == filters[name]
+            getattr(row, "title" if name == "name" else name) == filters[name]
             for name in ("name", "owner_id", "public")
             if name in filters
         )
 
     if "id" in filters:
         thread_id = filters["id"]
-        row = backend.get_thread(thread_id) if is_valid_id(thread_id or "") else None
-        if row is not None and row["status"] == "active" and accepts(row):
+        row = find_thread(access, thread_id) if is_valid_id(thread_id or "") else None
+        if row is not None and row.status == "active" and accepts(row):
             yield row
         return
     query = ThreadListQuery(
@@ -146,11 +143,11 @@ def _matching(backend: Backend, filters: Mapping[str, Any]) -> Iterator[Row]:
         title=filters.get("name"),
         public=filters.get("public"),
         order_by="created_at",
-        order="desc" if backend.remote else "asc",
+        order="desc" if access.remote else "asc",
     )
     while True:
-        page = backend.list_threads(query)
-        yield from (row for row in page.rows if accepts(row))
+        page = access.list_threads(SPACE, query)
+        yield from (row for row in page.data if accepts(row))
         if not page.has_more:
             return
         query = query.model_copy(update={"after": page.last_id})

@@ -27,10 +27,10 @@ from rich.measure import Measurement
 from rich.table import Table
 from typer.core import TyperGroup
 
+from ..access import pages
 from ..errors import ThreadloomError
 from ..extras import COMMAND_LINE, as_missing_extra
 from ..models import Page
-from .backend import pages
 
 try:  # newer typers vendor click: its exceptions are the ones typer raises
     from typer._click import exceptions as click

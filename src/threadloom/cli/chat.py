@@ -16,19 +16,17 @@ from typing import Annotated
 
 import typer
 
+from ..access import Access, pages
 from ..errors import AlreadyExists, NotFound
 from ..ids import new_id
 from ..models import Assistant, Message, MessageListQuery, PageQuery, ThreadCreate
-from .backend import Backend, connect, pages
 from .base import err, examples, fail, print_json, print_json_line
 from .chat_view import HELP, footer, print_assistants, print_transcript, report_error
+from .connection import LOCAL, Connection, connected
 from .last_session import recall, remember
 from .options import (
-    ApiKeyOption,
     JsonOption,
-    LocalDatabaseOption,
     SpaceOption,
-    UrlOption,
     text_argument,
 )
 
@@ -42,8 +40,8 @@ HISTORY_MESSAGES = 20
 class Chat:
     """A conversation with one session at a time, the lines it reads, and what it prints."""
 
-    def __init__(self, backend: Backend, space: str, *, as_json: bool, prompt: bool) -> None:
-        self.backend = backend
+    def __init__(self, access: Access, space: str, *, as_json: bool, prompt: bool) -> None:
+        self.access = access
         self.space = space
         self.as_json = as_json
         self.prompt = prompt
@@ -53,25 +51,25 @@ class Chat:
 
     def open(self, session: str | None) -> None:
         """Continue ``session``, or the last one, or a new one; and say which."""
-        self.session = session or recall(self.backend.where, self.space) or new_id("ses")
+        self.session = session or recall(self.access.where, self.space) or new_id("ses")
         try:
-            count = self.backend.get_thread(self.space, self.session).message_count
+            count = self.access.get_thread(self.space, self.session).message_count
             self.exists, how = True, f"continued, {count} messages"
         except NotFound:
             self.exists, how = False, "new"
-        remember(self.backend.where, self.space, self.session)
+        remember(self.access.where, self.space, self.session)
         err.print(f"session [bold]{self.session}[/] ({how}) in space {self.space}", highlight=False)
 
     def new(self) -> None:
         self.session, self.exists = new_id("ses"), False
-        remember(self.backend.where, self.space, self.session)
+        remember(self.access.where, self.space, self.session)
         err.print(f"new session [bold]{self.session}[/]", highlight=False)
 
     def send(self, text: str) -> Message:
         """Send ``text`` and print the reply as it is written; the stored reply."""
         if not self.exists:
             with contextlib.suppress(AlreadyExists):
-                self.backend.create_thread(self.space, ThreadCreate(id=self.session))
+                self.access.create_thread(self.space, ThreadCreate(id=self.session))
             self.exists = True
         try:
             reply = self._stream(text)
@@ -90,7 +88,7 @@ class Chat:
         written = labelled = False
         try:
             with contextlib.closing(
-                self.backend.chat(self.space, self.session, text, self.assistant)
+                self.access.chat(self.space, self.session, text, self.assistant)
             ) as events:
                 for event in events:
                     if event.type == "start" and self.prompt:
@@ -113,14 +111,14 @@ class Chat:
     def history(self) -> None:
         query = MessageListQuery(order="desc", limit=HISTORY_MESSAGES)
         try:
-            messages = self.backend.list_messages(self.space, self.session, query).data
+            messages = self.access.list_messages(self.space, self.session, query).data
         except NotFound:
             messages = []
         print_transcript(messages[::-1])
 
     def assistants(self) -> list[Assistant]:
         return list(
-            pages(lambda after: self.backend.list_assistants(self.space, PageQuery(after=after)))
+            pages(lambda after: self.access.list_assistants(self.space, PageQuery(after=after)))
         )
 
     def choose(self, wanted: str) -> None:
@@ -203,6 +201,7 @@ class Chat:
         "echo 'What is 2 + 2?' | threadloom chat --url http://127.0.0.1:8000",
     ),
 )
+@connected
 def chat(
     session: Annotated[
         str | None,
@@ -227,9 +226,7 @@ def chat(
         ),
     ] = None,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Chat with an assistant, the reply streamed as it is written.
@@ -242,8 +239,8 @@ def chat(
     (THREADLOOM_LLM_*; offline by default)."""
     text = text_argument(message, "--message") if message is not None else None
     interactive = text is None and sys.stdin.isatty()
-    with connect(url, api_key, database_url) as backend:
-        conversation = Chat(backend, space, as_json=as_json, prompt=interactive)
+    with connection.open() as access:
+        conversation = Chat(access, space, as_json=as_json, prompt=interactive)
         conversation.open(session)
         if assistant is not None:
             conversation.choose(assistant)

@@ -7,7 +7,6 @@ from typing import Annotated, Literal
 
 import typer
 
-from .backend import connect
 from .base import (
     Field,
     commands,
@@ -20,7 +19,8 @@ from .base import (
     usage_error,
     when,
 )
-from .options import ApiKeyOption, JsonOption, LocalDatabaseOption, UrlOption
+from .connection import LOCAL, Connection, connected
+from .options import JsonOption
 
 __all__ = ["app"]
 
@@ -47,6 +47,7 @@ KEY_FIELDS = (
         "KEY=$(threadloom keys create --admin | tail -n1)",
     ),
 )
+@connected
 def keys_create(
     space: Annotated[
         str | None, typer.Option(metavar="SPACE", help="The space the key is bound to.")
@@ -58,9 +59,7 @@ def keys_create(
     name: Annotated[
         str | None, typer.Option(metavar="TEXT", help="A label to recognise the key by.")
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Create a key. The secret is printed once, alone on the last line of stdout."""
@@ -69,8 +68,8 @@ def keys_create(
     if role not in ("writer", "reader"):
         raise usage_error("writer or reader (use --admin for an admin key)", "--role")
     key_role: Literal["admin", "writer", "reader"] = "admin" if admin else role  # type: ignore[assignment]
-    with connect(url, api_key, database_url) as backend:
-        created = backend.create_key(key_role, None if admin else space, name)
+    with connection.open() as access:
+        created = access.create_key(key_role, None if admin else space, name)
     if as_json:
         print_json(created)
         return
@@ -82,15 +81,14 @@ def keys_create(
 @app.command(
     "list", epilog=examples("threadloom keys list", "threadloom keys list --json | jq -r '.[].id'")
 )
+@connected
 def keys_list(
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """List keys, revoked ones too (never their secrets)."""
-    with connect(url, api_key, database_url) as backend:
-        keys = backend.list_keys()
+    with connection.open() as access:
+        keys = access.list_keys()
     if as_json:
         print_json([key.model_dump(mode="json") for key in keys])
         return
@@ -98,13 +96,12 @@ def keys_list(
 
 
 @app.command("revoke", epilog=examples("threadloom keys revoke key_01jexample"))
+@connected
 def keys_revoke(
     key_id: Annotated[str, typer.Argument(metavar="KEY_ID", help="The id `keys list` shows.")],
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
 ) -> None:
     """Revoke a key; servers stop accepting it within THREADLOOM_KEY_CACHE_SECONDS."""
-    with connect(url, api_key, database_url) as backend:
-        backend.revoke_key(key_id)
+    with connection.open() as access:
+        access.revoke_key(key_id)
     out.print(f"revoked {key_id}")

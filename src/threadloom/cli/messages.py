@@ -7,17 +7,14 @@ from typing import Annotated
 import typer
 
 from ..models import MessageCreate, MessageListQuery
-from .backend import connect
 from .base import Field, commands, examples, out, print_json, print_list
+from .connection import LOCAL, Connection, connected
 from .options import (
     AfterOption,
     AllOption,
-    ApiKeyOption,
     JsonOption,
     LimitOption,
-    LocalDatabaseOption,
     SpaceOption,
-    UrlOption,
     json_object,
     text_argument,
 )
@@ -45,6 +42,7 @@ MESSAGE_FIELDS = (
         "threadloom messages ls support-42 --all --json > support-42.jsonl",
     ),
 )
+@connected
 def messages_ls(
     thread: ThreadArgument,
     space: SpaceOption = "default",
@@ -58,18 +56,16 @@ def messages_ls(
     ] = False,
     every: AllOption = False,
     after: AfterOption = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """List a thread's messages in order, a page at a time (--all for every page)."""
     query = MessageListQuery(
         limit=limit, order=order.value, role=role, include_private=include_private
     )
-    with connect(url, api_key, database_url) as backend:
+    with connection.open() as access:
         print_list(
-            lambda cursor: backend.list_messages(
+            lambda cursor: access.list_messages(
                 space, thread, query.model_copy(update={"after": cursor})
             ),
             MESSAGE_FIELDS,
@@ -88,6 +84,7 @@ def messages_ls(
         'threadloom messages add support-42 Hi --metadata \'{"lang": "en"}\' --private',
     ),
 )
+@connected
 def messages_add(
     thread: ThreadArgument,
     content: Annotated[
@@ -109,9 +106,7 @@ def messages_add(
         str | None,
         typer.Option("--id", metavar="ID", help="The id to give it (default: a new one)."),
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Append a message to a thread."""
@@ -123,8 +118,8 @@ def messages_add(
         private=private,
         metadata=json_object(metadata, "--metadata") or {},
     )
-    with connect(url, api_key, database_url) as backend:
-        (added,) = backend.append_messages(space, thread, [message])
+    with connection.open() as access:
+        (added,) = access.append_messages(space, thread, [message])
     if as_json:
         print_json(added)
     else:

@@ -7,16 +7,13 @@ from typing import Annotated
 import typer
 
 from ..models import PageQuery, SpaceCreate
-from .backend import connect
 from .base import Field, commands, examples, out, print_json, print_list, when
+from .connection import LOCAL, Connection, connected
 from .options import (
     AfterOption,
     AllOption,
-    ApiKeyOption,
     JsonOption,
     LimitOption,
-    LocalDatabaseOption,
-    UrlOption,
     json_object,
 )
 
@@ -36,19 +33,18 @@ SPACE_FIELDS = (
 
 
 @app.command("ls", epilog=examples("threadloom spaces ls", "threadloom spaces ls --all --json"))
+@connected
 def spaces_ls(
     limit: LimitOption = 20,
     every: AllOption = False,
     after: AfterOption = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """List the spaces (a space-bound key sees its own only), by id."""
-    with connect(url, api_key, database_url) as backend:
+    with connection.open() as access:
         print_list(
-            lambda cursor: backend.list_spaces(PageQuery(limit=limit, after=cursor)),
+            lambda cursor: access.list_spaces(PageQuery(limit=limit, after=cursor)),
             SPACE_FIELDS,
             as_json=as_json,
             every=every,
@@ -63,6 +59,7 @@ def spaces_ls(
         'threadloom spaces create --metadata \'{"plan": "pro"}\' --json',
     ),
 )
+@connected
 def spaces_create(
     space_id: Annotated[
         str | None, typer.Argument(metavar="[ID]", help="Its id (default: a new one).")
@@ -73,15 +70,13 @@ def spaces_create(
     metadata: Annotated[
         str | None, typer.Option(metavar="JSON", help="A JSON object of metadata.")
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Create a space."""
     body = SpaceCreate(id=space_id, name=name, metadata=json_object(metadata, "--metadata") or {})
-    with connect(url, api_key, database_url) as backend:
-        space = backend.create_space(body)
+    with connection.open() as access:
+        space = access.create_space(body)
     if as_json:
         print_json(space)
     else:
@@ -91,17 +86,16 @@ def spaces_create(
 @app.command(
     "rm", epilog=examples("threadloom spaces rm acme", "threadloom spaces rm acme --force")
 )
+@connected
 def spaces_rm(
     space_id: Annotated[str, typer.Argument(metavar="ID", help="The space's id.")],
     force: Annotated[
         bool,
         typer.Option("--force", help="Also delete all its threads and messages, for good."),
     ] = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
 ) -> None:
     """Delete an empty space (with --force, one with threads too). `default` stays."""
-    with connect(url, api_key, database_url) as backend:
-        backend.delete_space(space_id, force=force)
+    with connection.open() as access:
+        access.delete_space(space_id, force=force)
     out.print(f"deleted space {space_id}", highlight=False)

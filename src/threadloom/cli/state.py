@@ -7,14 +7,11 @@ from typing import Annotated
 import typer
 
 from ..models import State
-from .backend import connect
 from .base import commands, err, examples, out, print_json
+from .connection import LOCAL, Connection, connected
 from .options import (
-    ApiKeyOption,
     JsonOption,
-    LocalDatabaseOption,
     SpaceOption,
-    UrlOption,
     json_argument,
 )
 from .threads import ThreadArgument
@@ -50,12 +47,11 @@ def _print_state(state: State, as_json: bool) -> None:
         "threadloom state get support-42 --json | jq .version",
     ),
 )
+@connected
 def state_get(
     thread: ThreadArgument,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Print the state as JSON.
@@ -63,8 +59,8 @@ def state_get(
     Its version goes to stderr, so stdout is the state alone; --json prints the state
     document (state, version, updated_at) instead.
     """
-    with connect(url, api_key, database_url) as backend:
-        state = backend.get_state(space, thread)
+    with connection.open() as access:
+        state = access.get_state(space, thread)
     if as_json:
         print_json(state)
         return
@@ -78,17 +74,15 @@ def _write(
     value: str,
     if_match: int | None,
     space: str,
-    url: str | None,
-    api_key: str | None,
-    database_url: str | None,
+    connection: Connection,
     as_json: bool,
 ) -> None:
     document = json_argument(value, "JSON")
-    with connect(url, api_key, database_url) as backend:
+    with connection.open() as access:
         if merge:
-            state = backend.patch_state(space, thread, document, if_match)
+            state = access.patch_state(space, thread, document, if_match)
         else:
-            state = backend.put_state(space, thread, document, if_match)
+            state = access.put_state(space, thread, document, if_match)
     _print_state(state, as_json)
 
 
@@ -99,18 +93,17 @@ def _write(
         "threadloom state set support-42 - --if-match 3 < state.json",
     ),
 )
+@connected
 def state_set(
     thread: ThreadArgument,
     value: JsonArgument,
     if_match: IfMatchOption = None,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Replace the state."""
-    _write(False, thread, value, if_match, space, url, api_key, database_url, as_json)
+    _write(False, thread, value, if_match, space, connection, as_json)
 
 
 @app.command(
@@ -120,18 +113,17 @@ def state_set(
         'threadloom state patch support-42 \'{"step": "done"}\' --if-match 4',
     ),
 )
+@connected
 def state_patch(
     thread: ThreadArgument,
     value: JsonArgument,
     if_match: IfMatchOption = None,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Merge a JSON merge patch into the state.
 
     RFC 7396: objects merge key by key, null removes a key, anything else replaces.
     """
-    _write(True, thread, value, if_match, space, url, api_key, database_url, as_json)
+    _write(True, thread, value, if_match, space, connection, as_json)

@@ -12,7 +12,6 @@ import typer
 from rich.json import JSON
 
 from ..models import Thread, ThreadCreate, ThreadListQuery
-from .backend import connect
 from .base import (
     Field,
     commands,
@@ -24,15 +23,13 @@ from .base import (
     usage_error,
     when,
 )
+from .connection import LOCAL, Connection, connected
 from .options import (
     AfterOption,
     AllOption,
-    ApiKeyOption,
     JsonOption,
     LimitOption,
-    LocalDatabaseOption,
     SpaceOption,
-    UrlOption,
     json_argument,
     json_object,
     key_values,
@@ -179,6 +176,7 @@ def _print_thread(thread: Thread, as_json: bool) -> None:
         "threadloom threads ls --all --json | jq -r .id",
     ),
 )
+@connected
 def threads_ls(
     space: SpaceOption = "default",
     status: StatusOption = Status.active,
@@ -196,9 +194,7 @@ def threads_ls(
     limit: LimitOption = 20,
     every: AllOption = False,
     after: AfterOption = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """List the threads of a space, a page at a time (--all for every page)."""
@@ -213,9 +209,9 @@ def threads_ls(
         order=order.value,
         limit=limit,
     )
-    with connect(url, api_key, database_url) as backend:
+    with connection.open() as access:
         print_list(
-            lambda cursor: backend.list_threads(space, query.model_copy(update={"after": cursor})),
+            lambda cursor: access.list_threads(space, query.model_copy(update={"after": cursor})),
             THREAD_FIELDS,
             as_json=as_json,
             every=every,
@@ -230,17 +226,16 @@ def threads_ls(
         "threadloom threads show support-42 --json | jq .state",
     ),
 )
+@connected
 def threads_show(
     thread: ThreadArgument,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Show a thread: its fields and its state (`messages ls` reads its messages)."""
-    with connect(url, api_key, database_url) as backend:
-        _print_thread(backend.get_thread(space, thread), as_json)
+    with connection.open() as access:
+        _print_thread(access.get_thread(space, thread), as_json)
 
 
 @app.command(
@@ -251,6 +246,7 @@ def threads_show(
         "threadloom threads create --id t-1 --state '{\"step\": 1}' --json",
     ),
 )
+@connected
 def threads_create(
     thread_id: Annotated[
         str | None, typer.Argument(metavar="[ID]", help="Its id (default: a new one).")
@@ -269,9 +265,7 @@ def threads_create(
     state: Annotated[
         str | None, typer.Option(metavar="JSON", help="Its initial state, any JSON value.")
     ] = None,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Create a thread."""
@@ -285,21 +279,19 @@ def threads_create(
         metadata=json_object(metadata, "--metadata") or {},
         state=None if state is None else json_argument(state, "--state"),
     )
-    with connect(url, api_key, database_url) as backend:
-        _print_thread(backend.create_thread(space, body), as_json)
+    with connection.open() as access:
+        _print_thread(access.create_thread(space, body), as_json)
 
 
 def _set_archived(
     thread: str,
     archived: bool,
     space: str,
-    url: str | None,
-    api_key: str | None,
-    database_url: str | None,
+    connection: Connection,
     as_json: bool,
 ) -> None:
-    with connect(url, api_key, database_url) as backend:
-        changed = backend.set_archived(space, thread, archived)
+    with connection.open() as access:
+        changed = access.set_archived(space, thread, archived)
     if as_json:
         print_json(changed)
     else:
@@ -307,40 +299,37 @@ def _set_archived(
 
 
 @app.command("archive", epilog=examples("threadloom threads archive support-42"))
+@connected
 def threads_archive(
     thread: ThreadArgument,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Archive a thread: it leaves the default listing and refuses writes until restored."""
-    _set_archived(thread, True, space, url, api_key, database_url, as_json)
+    _set_archived(thread, True, space, connection, as_json)
 
 
 @app.command("restore", epilog=examples("threadloom threads restore support-42"))
+@connected
 def threads_restore(
     thread: ThreadArgument,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Restore an archived thread."""
-    _set_archived(thread, False, space, url, api_key, database_url, as_json)
+    _set_archived(thread, False, space, connection, as_json)
 
 
 @app.command("purge", epilog=examples("threadloom threads purge support-42"))
+@connected
 def threads_purge(
     thread: ThreadArgument,
     space: SpaceOption = "default",
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
 ) -> None:
     """Delete a thread, its messages and its state for good (there is no undo)."""
-    with connect(url, api_key, database_url) as backend:
-        backend.purge_thread(space, thread)
+    with connection.open() as access:
+        access.purge_thread(space, thread)
     out.print(f"purged {thread}", highlight=False)

@@ -26,11 +26,12 @@ import typer
 from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from ..access import Access, pages
 from ..errors import AlreadyExists, ThreadloomError, ValidationFailed
 from ..models import MessageCreate, MessageListQuery, Thread, ThreadCreate
-from .backend import Backend, connect, pages
 from .base import commands, err, examples, fail, print_json
-from .options import ApiKeyOption, JsonOption, LocalDatabaseOption, SpaceOption, UrlOption
+from .connection import LOCAL, Connection, connected
+from .options import JsonOption, SpaceOption
 from .threads import (
     MetadataFilterOption,
     OwnerOption,
@@ -93,7 +94,7 @@ def _progress(quiet: bool, total: int | None = None) -> Iterator[Progress]:
 
 
 def _write_thread(
-    sink: IO[bytes], backend: Backend, space: str, thread: Thread, private: bool
+    sink: IO[bytes], access: Access, space: str, thread: Thread, private: bool
 ) -> int:
     """Writes one thread's line, each page of messages as it arrives; returns their count."""
     head = orjson.dumps(thread.model_dump(mode="json"))
@@ -101,7 +102,7 @@ def _write_thread(
     query = MessageListQuery(limit=100, include_private=private)
     count = 0
     for message in pages(
-        lambda cursor: backend.list_messages(
+        lambda cursor: access.list_messages(
             space, thread.id, query.model_copy(update={"after": cursor})
         )
     ):
@@ -136,6 +137,7 @@ def _output(path: Path | None) -> Iterator[IO[bytes]]:
         "threadloom export --url http://old:8000 | threadloom import - --quiet",
     ),
 )
+@connected
 def export(
     output: Annotated[
         Path | None,
@@ -156,9 +158,7 @@ def export(
         ),
     ] = True,
     quiet: QuietOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
 ) -> None:
     """Write threads as JSON lines, with their messages and state.
 
@@ -180,13 +180,13 @@ def export(
     )
     threads = messages = 0
     with ExitStack() as stack:
-        backend = stack.enter_context(connect(url, api_key, database_url))
+        access = stack.enter_context(connection.open())
         progress = stack.enter_context(_progress(quiet))
         sink = stack.enter_context(_output(output))
         for thread in pages(
-            lambda cursor: backend.list_threads(space, query.model_copy(update={"after": cursor}))
+            lambda cursor: access.list_threads(space, query.model_copy(update={"after": cursor}))
         ):
-            messages += _write_thread(sink, backend, space, thread, private)
+            messages += _write_thread(sink, access, space, thread, private)
             threads += 1
             progress.update(
                 progress.task_ids[0], description=f"{threads} threads, {messages} messages"
@@ -215,7 +215,7 @@ def _parse(line: bytes, number: int) -> tuple[ThreadCreate, list[MessageCreate],
             MessageCreate.model_validate({name: m[name] for name in MESSAGE_FIELDS if name in m})
             for m in record.get("messages") or ()
         ]
-    except ValidationFailed as exc:  # a value no backend can store (validation.py)
+    except ValidationFailed as exc:  # a value no access can store (validation.py)
         raise fail(f"line {number}: {exc.detail}") from None
     except (ValidationError, TypeError) as exc:
         reason = exc.errors()[0] if isinstance(exc, ValidationError) else None
@@ -246,7 +246,7 @@ def _expired(thread: ThreadCreate) -> bool:
 
 
 def _import_thread(
-    backend: Backend,
+    access: Access,
     space: str,
     thread: ThreadCreate,
     messages: Sequence[MessageCreate],
@@ -261,7 +261,7 @@ def _import_thread(
         return "expired"
     try:
         try:
-            created = backend.create_thread(space, thread)
+            created = access.create_thread(space, thread)
             outcome = "imported"
         except AlreadyExists:
             if on_conflict is OnConflict.skip:
@@ -271,17 +271,17 @@ def _import_thread(
                     f"thread {thread.id!r} already exists (use --on-conflict skip or overwrite)"
                 ) from None
             assert thread.id is not None
-            backend.purge_thread(space, thread.id)
-            created = backend.create_thread(space, thread)
+            access.purge_thread(space, thread.id)
+            created = access.create_thread(space, thread)
             outcome = "replaced"
         try:
-            for batch in _batches(messages, backend.batch_size):
-                backend.append_messages(space, created.id, batch)
+            for batch in _batches(messages, access.batch_size):
+                access.append_messages(space, created.id, batch)
             if archived:
-                backend.set_archived(space, created.id, True)
+                access.set_archived(space, created.id, True)
         except BaseException:
             try:
-                backend.purge_thread(space, created.id)
+                access.purge_thread(space, created.id)
             except Exception:  # the original failure is the one to report
                 pass
             raise
@@ -310,6 +310,7 @@ def _input(source: str) -> Iterator[tuple[IO[bytes], int | None]]:
         "gunzip -c backup.jsonl.gz | threadloom import - --space staging",
     ),
 )
+@connected
 def import_(
     source: Annotated[
         str, typer.Argument(metavar="FILE", help="JSON lines from `export`, or - for stdin.")
@@ -323,9 +324,7 @@ def import_(
         ),
     ] = OnConflict.skip,
     quiet: QuietOption = False,
-    url: UrlOption = None,
-    api_key: ApiKeyOption = None,
-    database_url: LocalDatabaseOption = None,
+    connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Create the threads of an export, with their ids, messages, state and expiry.
@@ -345,7 +344,7 @@ def import_(
     counts = {"imported": 0, "replaced": 0, "skipped": 0, "expired": 0, "messages": 0}
     with ExitStack() as stack:
         stream, size = stack.enter_context(_input(source))
-        backend = stack.enter_context(connect(url, api_key, database_url))
+        access = stack.enter_context(connection.open())
         progress = stack.enter_context(_progress(quiet, size))
         task = progress.task_ids[0]
         for number, line in enumerate(stream, start=1):
@@ -354,7 +353,7 @@ def import_(
                 continue
             thread, messages, archived = _parse(line, number)
             try:
-                outcome = _import_thread(backend, space, thread, messages, archived, on_conflict)
+                outcome = _import_thread(access, space, thread, messages, archived, on_conflict)
             except ThreadloomError as exc:
                 raise fail(f"line {number}: thread {thread.id!r}: {exc.detail}") from None
             counts[outcome] += 1

@@ -12,7 +12,7 @@ write. The history talks to a server through a ``Client`` (the sync methods) and
 ``AsyncClient`` (the async ones). With a ``Client`` only, the async methods run the sync ones
 in a worker thread; with an ``AsyncClient`` only, the sync ones raise ``RuntimeError``. Given
 no client, it opens the database at ``database_url`` (default: the server's,
-``THREADLOOM_DATABASE_URL``) in this process through ``threadloom.local``, whose calls are
+``THREADLOOM_DATABASE_URL``) in this process through ``threadloom.access``, whose calls are
 synchronous: there too the async methods run the sync ones in a worker thread.
 
 A message is stored with its role as the threadloom role (``user``, ``assistant``, ``system``,
@@ -27,8 +27,9 @@ Messages written to the thread by other means read back by their role.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal
 
+from ..access import Access, AsyncAccess, AsyncRemoteAccess, RemoteAccess
 from ..client import AsyncClient, Client
 from ..errors import AlreadyExists, NotFound
 from ..extras import requires_extra
@@ -59,9 +60,6 @@ from ._langchain_messages import _restored as _restored
 from ._langchain_messages import _role_of as _role_of
 from ._langchain_messages import _split_blocks as _split_blocks
 from ._langchain_messages import _swap as _swap
-
-if TYPE_CHECKING:
-    from ..local import LocalStore
 
 __all__ = ["METADATA_KEY", "ThreadloomChatMessageHistory"]
 
@@ -106,12 +104,11 @@ class ThreadloomChatMessageHistory(BaseChatMessageHistory):
         self.session_id = session_id
         self.space = space
         self.last_n = last_n
-        self._async_client = async_client
-        self._backend: _Backend | None = None
-        if client is not None:
-            self._backend = _ClientBackend(client)
-        elif async_client is None:
-            self._backend = _LocalBackend(database_url)
+        self._database_url = database_url
+        self._access: Access | None = RemoteAccess(client) if client is not None else None
+        self._async_access: AsyncAccess | None = (
+            AsyncRemoteAccess(async_client) if async_client is not None else None
+        )
         # Known to be missing (read as such, or cleared): the next write creates it first
         # instead of learning it from a failed append. Only a hint; writes never rely on it.
         self._missing = False
@@ -126,15 +123,11 @@ class ThreadloomChatMessageHistory(BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]  # read-only: a read
-        backend = self._sync_backend()
+        access = self._sync_access()
         reading = _Reading(self.last_n)
         try:
             while not reading.done:
-                reading.take(
-                    backend.page(
-                        self.space, self.session_id, reading.order, reading.limit, reading.after
-                    )
-                )
+                reading.take(access.list_messages(self.space, self.session_id, reading.query()))
         except NotFound:
             self._missing = True
             return []
@@ -142,54 +135,52 @@ class ThreadloomChatMessageHistory(BaseChatMessageHistory):
         return reading.result()
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        backend = self._sync_backend()
+        access = self._sync_access()
         for batch in _batches(messages):
             if not self._missing:
                 try:
-                    backend.append(self.space, self.session_id, batch)
+                    access.append_messages(self.space, self.session_id, batch)
                     continue
                 except NotFound:
                     pass
             try:
-                backend.create_thread(self.space, self.session_id)
+                access.create_thread(self.space, ThreadCreate(id=self.session_id))
             except AlreadyExists:
                 pass  # created meanwhile by another writer
-            backend.append(self.space, self.session_id, batch)
+            access.append_messages(self.space, self.session_id, batch)
             self._missing = False
 
     def clear(self) -> None:
         try:
-            self._sync_backend().purge(self.space, self.session_id)
+            self._sync_access().purge_thread(self.space, self.session_id)
         except NotFound:
             pass
         self._missing = True
 
-    def _sync_backend(self) -> _Backend:
-        if self._backend is None:
-            raise RuntimeError(
-                "this history has an async_client only: use aget_messages, aadd_messages and "
-                "aclear, or give it a client too"
-            )
-        return self._backend
+    def _sync_access(self) -> Access:
+        if self._access is None:
+            if self._async_access is not None:
+                raise RuntimeError(
+                    "this history has an async_client only: use aget_messages, aadd_messages "
+                    "and aclear, or give it a client too"
+                )
+            with requires_extra("the LangChain history on a local database"):
+                from ..access.local import LocalAccess
+
+            self._access = LocalAccess(self._database_url)
+        return self._access
 
     # async --------------------------------------------------------------------------------
 
     async def aget_messages(self) -> list[BaseMessage]:
-        client = self._async_client
-        if client is None:
+        access = self._async_access
+        if access is None:
             return await run_in_executor(None, lambda: self.messages)
         reading = _Reading(self.last_n)
         try:
             while not reading.done:
-                reading.take(
-                    await client.messages.list(
-                        self.space,
-                        self.session_id,
-                        order=reading.order,
-                        limit=reading.limit,
-                        after=reading.after,
-                    )
-                )
+                page = await access.list_messages(self.space, self.session_id, reading.query())
+                reading.take(page)
         except NotFound:
             self._missing = True
             return []
@@ -197,31 +188,31 @@ class ThreadloomChatMessageHistory(BaseChatMessageHistory):
         return reading.result()
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
-        client = self._async_client
-        if client is None:
+        access = self._async_access
+        if access is None:
             await run_in_executor(None, self.add_messages, messages)
             return
         for batch in _batches(messages):
             if not self._missing:
                 try:
-                    await client.messages.create_batch(self.space, self.session_id, batch)
+                    await access.append_messages(self.space, self.session_id, batch)
                     continue
                 except NotFound:
                     pass
             try:
-                await client.threads.create(self.space, id=self.session_id)
+                await access.create_thread(self.space, ThreadCreate(id=self.session_id))
             except AlreadyExists:
                 pass  # created meanwhile by another writer
-            await client.messages.create_batch(self.space, self.session_id, batch)
+            await access.append_messages(self.space, self.session_id, batch)
             self._missing = False
 
     async def aclear(self) -> None:
-        client = self._async_client
-        if client is None:
+        access = self._async_access
+        if access is None:
             await run_in_executor(None, self.clear)
             return
         try:
-            await client.threads.purge(self.space, self.session_id)
+            await access.purge_thread(self.space, self.session_id)
         except NotFound:
             pass
         self._missing = True
@@ -247,6 +238,10 @@ class _Reading:
             return BATCH
         return min(BATCH, self.last_n - len(self._rows))
 
+    def query(self) -> MessageListQuery:
+        """The next page to ask for."""
+        return MessageListQuery(order=self.order, limit=self.limit, after=self.after)
+
     def take(self, page: Page[Message]) -> None:
         self._rows.extend(page.data)
         self.after = page.last_id
@@ -256,77 +251,6 @@ class _Reading:
     def result(self) -> list[BaseMessage]:
         rows = self._rows if self.last_n is None else reversed(self._rows)
         return [from_stored(row) for row in rows]
-
-
-# Backends of the sync methods -----------------------------------------------------------------
-
-
-class _Backend(Protocol):
-    def create_thread(self, space: str, thread: str) -> None: ...
-    def append(self, space: str, thread: str, messages: list[MessageCreate]) -> None: ...
-    def page(
-        self, space: str, thread: str, order: Order, limit: int, after: str | None
-    ) -> Page[Message]: ...
-    def purge(self, space: str, thread: str) -> None: ...
-
-
-class _ClientBackend:
-    """A server, through ``threadloom.Client``."""
-
-    def __init__(self, client: Client) -> None:
-        self.client = client
-
-    def create_thread(self, space: str, thread: str) -> None:
-        self.client.threads.create(space, id=thread)
-
-    def append(self, space: str, thread: str, messages: list[MessageCreate]) -> None:
-        self.client.messages.create_batch(space, thread, messages)
-
-    def page(
-        self, space: str, thread: str, order: Order, limit: int, after: str | None
-    ) -> Page[Message]:
-        return self.client.messages.list(space, thread, order=order, limit=limit, after=after)
-
-    def purge(self, space: str, thread: str) -> None:
-        self.client.threads.purge(space, thread)
-
-
-class _LocalBackend:
-    """A database in this process, through ``threadloom.local`` (imported on first use: it
-    pulls in the server's storage layer)."""
-
-    def __init__(self, url: str | None) -> None:
-        self.url = url
-
-    @property
-    def _local(self) -> LocalStore:
-        with requires_extra("the LangChain history on a local database"):
-            from .. import local
-
-        return local.store_for(self.url)
-
-    def create_thread(self, space: str, thread: str) -> None:
-        local = self._local
-        fields = ThreadCreate(id=thread)
-        local.run(local.services.threads.create(local.principal, space, fields))
-
-    def append(self, space: str, thread: str, messages: list[MessageCreate]) -> None:
-        local = self._local
-        local.run(local.services.threads.append(local.principal, space, thread, messages))
-
-    def page(
-        self, space: str, thread: str, order: Order, limit: int, after: str | None
-    ) -> Page[Message]:
-        local = self._local
-        query = MessageListQuery(order=order, limit=limit, after=after)
-        body = local.run(
-            local.services.threads.list_messages(local.principal, space, thread, query)
-        )
-        return Page[Message].model_validate(body)
-
-    def purge(self, space: str, thread: str) -> None:
-        local = self._local
-        local.run(local.services.threads.purge(local.principal, space, thread))
 
 
 # Writing -------------------------------------------------------------------------------------
