@@ -16,7 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import POSTGRES, LiveServer, backend_url, start_server, stop_server
+from tests.fixtures.databases import POSTGRES, backend_url
+from tests.fixtures.servers import LiveServer, start_server, stop_server
 
 pytestmark = [pytest.mark.server, pytest.mark.anyio]
 

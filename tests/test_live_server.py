@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, free_port
+from tests.fixtures.servers import LiveServer, free_port
 
 pytestmark = pytest.mark.server
 

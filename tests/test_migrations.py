@@ -22,7 +22,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import POSTGRES, backend_url, empty_postgres_database
+from tests.fixtures.databases import POSTGRES, backend_url, empty_postgres_database
 from threadloom.store import schema
 from threadloom.store.migrate import alembic_config, migrate
 from threadloom.store.urls import backend_of, sqlalchemy_url

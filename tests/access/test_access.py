@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import start_server, stop_server
+from tests.fixtures.servers import start_server, stop_server
 from threadloom import local
 from threadloom._threadmem.schemas import V1Role
 from threadloom.access import (

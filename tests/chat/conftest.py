@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.fixtures.databases import make_settings
 from tests.llm.stub_openai import StubOpenAI
 from threadloom.config import Settings
 
@@ -45,7 +46,7 @@ def llm_env(stub: StubOpenAI, *, timeout: float = 5.0) -> dict[str, str]:
 
 @pytest.fixture
 def settings(database_url: str, stub: StubOpenAI) -> Settings:
-    return Settings(
+    return make_settings(
         database_url=database_url,
         migrate_on_start=False,
         key_cache_seconds=0,
@@ -55,7 +56,6 @@ def settings(database_url: str, stub: StubOpenAI) -> Settings:
         llm_model="stub-stream",
         llm_max_retries=0,
         llm_timeout_seconds=2.0,
-        _env_file=None,  # type: ignore[call-arg]
     )
 
 

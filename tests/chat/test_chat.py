@@ -16,7 +16,7 @@ from tests.chat.conftest import (
     new_thread,
     parse_sse,
 )
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from tests.llm.stub_openai import StubOpenAI
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tests.chat.conftest import PROBLEMS, llm_env
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 from tests.llm.stub_openai import DEFAULT_REPLY, StubOpenAI
 
 pytestmark = pytest.mark.server

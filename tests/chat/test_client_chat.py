@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.chat.conftest import llm_env
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 from tests.llm.stub_openai import DEFAULT_REPLY, StubOpenAI
 from threadloom import AsyncClient, ChatEvent, Client, LiveEvent, NotFound
 from threadloom.errors import ProviderStreamInterrupted

@@ -9,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.chat.conftest import new_assistant, new_thread
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from tests.llm.stub_openai import StubOpenAI
 from threadloom.store.base import MessageQuery
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import Cli, Outcome, ok, one_line_error
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer, default_sigint
 from tests.llm.stub_openai import StubOpenAI
 from threadloom import Client
 from threadloom.cli.last_session import recall, remember, state_file
@@ -183,6 +183,7 @@ class Driven:
             stderr=subprocess.PIPE,
             env={**clean, "COLUMNS": "200", **env},
             cwd=cwd,
+            preexec_fn=default_sigint,  # one signal call between fork and exec
         )
         self.seen = {"stdout": "", "stderr": ""}
         self.read_to = {"stdout": 0, "stderr": 0}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Cli
-from tests.conftest import LiveServer, free_port
+from tests.fixtures.servers import LiveServer, free_port
 
 KEY_PATTERN = re.compile(r"tl_[A-Za-z0-9_-]{43}")
 KEY_ID_PATTERN = re.compile(r"key_[0-9a-z]+")

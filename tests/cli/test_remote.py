@@ -13,7 +13,7 @@ import pytest
 
 from tests.cli.conftest import Cli, json_lines, ok, one_line_error
 from tests.cli.test_transfer import comparable, seed
-from tests.conftest import LiveServer, free_port
+from tests.fixtures.servers import LiveServer, free_port
 from threadloom.store.base import format_ts, utc_now
 
 pytestmark = pytest.mark.server

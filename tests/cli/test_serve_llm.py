@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import Cli, one_line_error
-from tests.conftest import LiveServer, free_port
+from tests.fixtures.servers import LiveServer, free_port
 
 PROBLEMS = "https://threadloom.dev/problems/"
 INSTALL = "pip install 'threadloom[openai]'"

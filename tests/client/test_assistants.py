@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.client.conftest import BASE_URL, in_process
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from threadloom import (
     AlreadyExists,
     Assistant,

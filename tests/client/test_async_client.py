@@ -3,6 +3,9 @@ every method of every namespace, pagination while appending, and idempotent repl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Literal, TypedDict, Unpack
+
 import pytest
 from fastapi import FastAPI
 
@@ -24,6 +27,23 @@ from threadloom.threadmem import V1Role
 pytestmark = pytest.mark.anyio
 
 SPACE = "default"
+
+
+class ThreadFilters(TypedDict, total=False):
+    """The filters of ``threads.list`` that the tests use."""
+
+    status: Literal["active", "archived", "all"]
+    owner_id: str
+    metadata: Mapping[str, str | int | float | bool]
+    q: str
+
+
+class MessageOptions(TypedDict, total=False):
+    """The options of ``messages.list`` that the tests use."""
+
+    order: Literal["asc", "desc"]
+    include_private: bool
+    role: str
 
 
 class TestService:
@@ -140,8 +160,8 @@ class TestListThreads:
         )
         await client.threads.create(SPACE, id="c", title="Billing again", owner_id="u1")
 
-        async def ids(**filters: object) -> set[str]:
-            page = await client.threads.list(SPACE, **filters)  # type: ignore[arg-type]
+        async def ids(**filters: Unpack[ThreadFilters]) -> set[str]:
+            page = await client.threads.list(SPACE, **filters)
             return {thread.id for thread in page.data}
 
         assert await ids() == {"a", "b", "c"}
@@ -257,8 +277,8 @@ class TestMessages:
         await client.messages.create(SPACE, "t", "secret", role="system", private=True)
         await client.messages.create(SPACE, "t", "a1", role="assistant")
 
-        async def contents(**options: object) -> list[str]:
-            page = await client.messages.list(SPACE, "t", **options)  # type: ignore[arg-type]
+        async def contents(**options: Unpack[MessageOptions]) -> list[str]:
+            page = await client.messages.list(SPACE, "t", **options)
             return [m.content for m in page.data]
 
         assert await contents() == ["q1", "a1"]

@@ -74,7 +74,7 @@ class TestAsync:
 
 def test_sync_client_sends_and_reads_retention() -> None:
     sent: list[httpx.Request] = []
-    space = {
+    space: dict[str, object] = {
         "object": "space",
         "id": "s1",
         "name": "s1",

@@ -15,7 +15,7 @@ from functools import partial
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, free_port
+from tests.fixtures.servers import LiveServer, free_port
 from threadloom import (
     Client,
     Conflict,

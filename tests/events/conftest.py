@@ -15,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import service_missing
+from tests.fixtures.services import service_missing
 
 REDIS_ENV = "THREADLOOM_TEST_REDIS_URL"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
@@ -68,7 +68,9 @@ class EventReader:
             ):
                 self.status = response.status_code
                 self._opened.set()
-                name, event_id, data = "message", None, []
+                name = "message"
+                event_id: str | None = None
+                data: list[str] = []
                 for line in response.iter_lines():
                     if self._stop.is_set():
                         return

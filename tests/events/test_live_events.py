@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
 from tests.events.conftest import EventReader
+from tests.fixtures.servers import LiveServer
 
 pytestmark = pytest.mark.server
 

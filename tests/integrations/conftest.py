@@ -20,7 +20,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 from threadloom import AsyncClient, Client, local
 
 BASE_URL = "http://localhost"  # keyless requests are served only on loopback
@@ -150,8 +150,8 @@ def conversation() -> list[BaseMessage]:
             artifact={"celsius": 18, "sky": ["sunny"]},
         ),
         ToolMessage("no such city", tool_call_id="call_2", status="error"),
-        FunctionMessage('{"result": 42}', name="calculator", id="fn-1"),
-        ChatMessage("Objection: it is cloudy.", role="critic", name="bob", id="chat-1"),
+        FunctionMessage(content='{"result": 42}', name="calculator", id="fn-1"),
+        ChatMessage(content="Objection: it is cloudy.", role="critic", name="bob", id="chat-1"),
         AIMessage("18 °C and sunny.", name="assistant-bot"),
         HumanMessage(
             [
@@ -163,7 +163,7 @@ def conversation() -> list[BaseMessage]:
             id="human-2",
         ),
         HumanMessage("An id that is no threadloom id.", id="lc id with spaces"),
-        AIMessageChunk("Partial", id="chunk-1"),
+        AIMessageChunk(content="Partial", id="chunk-1"),
         HumanMessage("The same id twice in one call.", id="human-1-again"),
         HumanMessage("The same id twice in one call.", id="human-1-again"),
     ]

@@ -35,7 +35,7 @@ class TestChatMessage:
 
     def test_unknown_roles_are_refused(self) -> None:
         with pytest.raises(ValueError, match="role must be one of system, user, assistant"):
-            ChatMessage("tool", "x")  # type: ignore[arg-type]
+            ChatMessage("tool", "x")  # type: ignore[arg-type]  # a refused role, on purpose
 
     def test_only_user_messages_carry_images(self) -> None:
         with pytest.raises(ValueError, match="only user messages carry images"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -94,6 +95,17 @@ def test_read_the_environment_only_when_called(monkeypatch: pytest.MonkeyPatch) 
     assert resolve_llm_config().base_url == GROQ_BASE_URL
 
 
+class LLMOptions(TypedDict, total=False):
+    """Keyword arguments of ``resolve_llm_config`` (``env`` apart)."""
+
+    provider: str | None
+    model: str | None
+    base_url: str | None
+    api_key: str | None
+    timeout: float
+    max_retries: int
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
@@ -109,9 +121,9 @@ def test_read_the_environment_only_when_called(monkeypatch: pytest.MonkeyPatch) 
         ({"provider": "openai", "max_retries": -1}, "max_retries must be 0 or more"),
     ],
 )
-def test_unusable_settings_say_what_to_set(kwargs: dict[str, object], message: str) -> None:
+def test_unusable_settings_say_what_to_set(kwargs: LLMOptions, message: str) -> None:
     with pytest.raises(ValueError, match=re.escape(message)):
-        resolve_llm_config(env={}, **kwargs)  # type: ignore[arg-type]
+        resolve_llm_config(env={}, **kwargs)
 
 
 async def test_creates_the_openai_provider_and_hides_the_key() -> None:

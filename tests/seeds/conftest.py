@@ -27,18 +27,16 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import (
+from tests.fixtures.databases import (
     POSTGRES,
     REDIS,
     REDIS_DEFAULT_URL,
     REDIS_ENV,
-    LiveServer,
     delete_redis_prefix,
     empty_postgres_database,
-    service_missing,
-    start_server,
-    stop_server,
 )
+from tests.fixtures.servers import LiveServer, start_server, stop_server
+from tests.fixtures.services import service_missing
 from threadloom.store.migrate import migrate
 
 SQL_BACKENDS = ["sqlite", POSTGRES]

@@ -11,11 +11,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
+from tests.fixtures.databases import make_settings
 from threadloom.config import Settings
 from threadloom.core.assistants import AssistantService
 from threadloom.core.auth import Principal
 from threadloom.errors import NotFound
+from threadloom.models.keys import KeyRole
 
 pytestmark = pytest.mark.anyio
 
@@ -44,13 +46,12 @@ WIRE_FIELDS = {
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
+    return make_settings(
         database_url=database_url,
         migrate_on_start=False,
         key_cache_seconds=0,
         llm_system_prompt="You are the house assistant.",
         llm_context_tokens=4096,
-        _env_file=None,  # type: ignore[call-arg]
     )
 
 
@@ -77,14 +78,15 @@ async def keys(app: FastAPI) -> Keys:
     await services.store.create_space("alpha", "Alpha", {})
     await services.store.create_space("beta", "Beta", {})
     made: dict[str, tuple[dict[str, str], str]] = {}
-    for name, role, space in (
+    roster: list[tuple[str, KeyRole, str | None]] = [
         ("admin", "admin", None),
         ("writer", "writer", "alpha"),
         ("writer2", "writer", "alpha"),
         ("reader", "reader", "alpha"),
         ("beta", "writer", "beta"),
-    ):
-        secret, row = await services.keys.create(role, space, name)  # type: ignore[arg-type]
+    ]
+    for name, role, space in roster:
+        secret, row = await services.keys.create(role, space, name)
         made[name] = ({"X-API-Key": secret}, row["id"])
     return Keys(
         admin=made["admin"][0],
@@ -622,7 +624,9 @@ async def test_the_unlock_phrase_is_never_shown_or_stored(
     raw = await services_of(app).store.get_assistant("alpha", "p")
     assert raw is not None
     assert "Marmalade" not in repr(raw)
-    assert len(raw["unlock_hash"]) == 64
+    unlock_hash = raw["unlock_hash"]
+    assert unlock_hash is not None
+    assert len(unlock_hash) == 64
     assert raw["unlock_salt"]
     assert raw["unlock_words"] == 4
     if database_url.startswith("sqlite:///"):

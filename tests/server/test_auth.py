@@ -16,7 +16,8 @@ import pytest
 import redis.asyncio as aioredis
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
+from tests.fixtures.databases import make_settings
 from threadloom.config import Settings
 from threadloom.store.urls import backend_of
 
@@ -28,11 +29,10 @@ PROBLEMS = "https://threadloom.dev/problems/"
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """No key cache: a key revoked in the database is refused on the next request."""
-    return Settings(
+    return make_settings(
         database_url=database_url,
         migrate_on_start=False,
         key_cache_seconds=0,
-        _env_file=None,  # type: ignore[call-arg]
     )
 
 
@@ -178,7 +178,7 @@ async def test_revoking_every_key_keeps_authentication_on(
 async def test_no_key_is_401_once_a_key_exists(
     api: httpx.AsyncClient, method: str, path: str
 ) -> None:
-    json = {} if method == "POST" else None
+    json: dict[str, object] | None = {} if method == "POST" else None
     response = await api.request(method, path, json=json)
     assert_problem(response, 401, "unauthenticated")
     assert response.headers["www-authenticate"].startswith("Bearer ")
@@ -649,6 +649,12 @@ async def _stored_key_rows(settings: Settings) -> list[dict[str, Any]]:
         await conn.close()
 
 
+def _text(reply: bytes | str) -> str:
+    """A Redis reply as text: bytes, since this client does not decode responses."""
+    assert isinstance(reply, bytes), reply
+    return reply.decode()
+
+
 async def _redis_key_rows_and_bytes(settings: Settings) -> tuple[list[dict[str, str]], bytes]:
     """The API key hashes (``P:key:K``) as rows, and every value stored under the test's
     prefix as bytes."""
@@ -658,7 +664,7 @@ async def _redis_key_rows_and_bytes(settings: Settings) -> tuple[list[dict[str, 
     data = b""
     try:
         async for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            kind = (await client.type(key)).decode()
+            kind = _text(await client.type(key))
             values: list[Any]
             if kind == "string":
                 values = [await client.get(key)]
@@ -666,7 +672,7 @@ async def _redis_key_rows_and_bytes(settings: Settings) -> tuple[list[dict[str, 
                 fields = await client.hgetall(key)
                 values = [*fields.keys(), *fields.values()]
                 if key.decode().startswith(f"{prefix}:key:"):
-                    rows.append({k.decode(): v.decode() for k, v in fields.items()})
+                    rows.append({_text(k): _text(v) for k, v in fields.items()})
             elif kind == "set":
                 values = list(await client.smembers(key))
             elif kind == "zset":

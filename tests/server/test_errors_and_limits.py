@@ -11,7 +11,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
+from tests.fixtures.databases import make_settings
 from threadloom.config import Limits, Settings
 
 pytestmark = pytest.mark.anyio
@@ -25,7 +26,7 @@ T1 = THREADS + "/t1"
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(
+    return make_settings(
         database_url=database_url,
         migrate_on_start=False,
         limits=Limits(
@@ -36,9 +37,7 @@ def settings(database_url: str) -> Settings:
             state_bytes=100,
             title_chars=20,
             batch_messages=3,
-            _env_file=None,  # type: ignore[call-arg]
         ),
-        _env_file=None,  # type: ignore[call-arg]
     )
 
 

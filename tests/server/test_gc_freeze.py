@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from threadloom.config import Settings
+from tests.fixtures.databases import make_settings
 from threadloom.server.app import create_app
 
 # Prints the freeze count before the lifespan starts and while it runs.
@@ -57,7 +57,7 @@ def _python(script: str, database_url: str, cwd: Path) -> str:
 
 @pytest.mark.anyio
 async def test_create_app_freezes_nothing(sqlite_url: str) -> None:
-    settings = Settings(database_url=sqlite_url, migrate_on_start=False, _env_file=None)  # type: ignore[call-arg]
+    settings = make_settings(database_url=sqlite_url, migrate_on_start=False)
     application = create_app(settings)
     before = gc.get_freeze_count()
     async with application.router.lifespan_context(application):

@@ -2,7 +2,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from threadloom.errors import ServiceUnavailable
 from threadloom.store.urls import backend_of
 

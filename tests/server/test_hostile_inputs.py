@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 from threadloom.validation import MAX_METADATA_FILTERS
 
 pytestmark = pytest.mark.anyio
@@ -219,7 +219,7 @@ def _assert_clean_problem(case: Case, response: httpx.Response) -> dict[str, Any
     where = f"{method} {path[:120]}"
     assert 400 <= response.status_code < 500, (where, response.status_code, response.text)
     assert response.headers["content-type"] == "application/problem+json", where
-    problem = response.json()
+    problem: dict[str, Any] = response.json()
     assert problem["status"] == response.status_code
     assert problem["errors"], where
     for error in problem["errors"]:
@@ -389,7 +389,7 @@ async def test_every_route_refuses_a_nul_in_the_query(seeded: httpx.AsyncClient)
     assert len(operations) > 40
     before = await _snapshot(seeded)
     for method, path, _ in operations:
-        case = (method, f"{path}?probe=%00", {})
+        case: Case = (method, f"{path}?probe=%00", {})
         problem = _assert_clean_problem(case, await seeded.request(method, f"{path}?probe=%00"))
         assert problem["errors"][0] == {
             "loc": ["query", "probe"],
@@ -436,7 +436,7 @@ def test_over_http_the_bytes_a_client_can_send_are_refused(
     with httpx.Client(base_url=server.url, timeout=10) as http:
         assert http.post(THREADS, json={"id": "t1"}).status_code == 201
         answers = [
-            http.get(f"{T1}/events", headers={"Last-Event-ID": b"\xb2"}),
+            http.get(f"{T1}/events", headers={b"Last-Event-ID": b"\xb2"}),
             http.get(f"{THREADS}?metadata[%00]=v"),
             http.get(f"{THREADS}?owner_id=a%00"),
             http.post(f"{T1}/messages", **raw('{"content": "\\u0000"}')),

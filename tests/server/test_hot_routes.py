@@ -5,7 +5,7 @@ the same app without the hot path, and every answer must match."""
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,9 +15,12 @@ import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
+from starlette.middleware import Middleware
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tests.fixtures.app import services_of
+from tests.fixtures.databases import make_settings
 from threadloom.config import Limits, Settings
 from threadloom.server.app import create_app
 from threadloom.server.hot import HotRoutes, endpoints_of, hot_routes_of
@@ -49,11 +52,25 @@ def _hot_layer(app: FastAPI) -> HotRoutes:
     return layer
 
 
+def _app_of(client: httpx.AsyncClient) -> FastAPI:
+    """The application a client of ``_client`` calls in process."""
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    assert isinstance(transport.app, FastAPI)
+    return transport.app
+
+
+def _is_hot_routes(middleware: Middleware) -> bool:
+    # Starlette types ``cls`` as a factory protocol whose ParamSpec is left unbound, which
+    # mypy finds overlapping no class: compared as the object it is.
+    factory: object = middleware.cls
+    return factory is HotRoutes
+
+
 def _settings(path: Path, **overrides: Any) -> Settings:
-    return Settings(
+    return make_settings(
         database_url=f"sqlite:///{path}",
         migrate_on_start=False,
-        _env_file=None,  # type: ignore[call-arg]
         **overrides,
     )
 
@@ -88,7 +105,7 @@ async def _client(
     shutil.copy(template, path)
     app = create_app(_settings(path, **overrides))
     if not hot:
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not HotRoutes]
+        app.user_middleware = [m for m in app.user_middleware if not _is_hot_routes(m)]
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, root_path=root_path)
         async with httpx.AsyncClient(
@@ -391,7 +408,7 @@ async def test_an_unexpected_error_is_a_bare_500(
         async def broken(*_args: Any, **_kwargs: Any) -> Any:
             raise RuntimeError("secret internals")
 
-        services = client._transport.app.state.services  # type: ignore[attr-defined]
+        services = services_of(_app_of(client))
         monkeypatch.setattr(services.threads, "append", broken)
         response = await client.post(f"{THREADS}/t1/messages", json={"content": "x"})
         assert counter is not None
@@ -415,7 +432,7 @@ async def test_a_body_over_the_limit_without_a_length_is_413_and_writes_nothing(
             yield b"x" * 512
         yield b'"}'
 
-    limits = Limits(request_body_bytes=limit, _env_file=None)  # type: ignore[call-arg]
+    limits = Limits(request_body_bytes=limit)
     async with _client(sqlite_template, tmp_path, "hot", True, limits=limits) as (client, counter):
         await client.post(THREADS, json={"id": "t1"})
         response = await client.post(f"{THREADS}/t1/messages", content=chunks())
@@ -432,13 +449,13 @@ async def test_a_client_gone_before_its_body_gets_no_answer_and_writes_nothing(
 ) -> None:
     async with _client(sqlite_template, tmp_path, "hot", True) as (client, _):
         await client.post(THREADS, json={"id": "t1"})
-        app = client._transport.app  # type: ignore[attr-defined]
-        sent: list[dict[str, Any]] = []
+        app = _app_of(client)
+        sent: list[Message] = []
 
-        async def receive() -> dict[str, Any]:
+        async def receive() -> Message:
             return {"type": "http.disconnect"}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Message) -> None:
             sent.append(message)
 
         scope = {
@@ -462,6 +479,11 @@ async def test_a_client_gone_before_its_body_gets_no_answer_and_writes_nothing(
     assert page["data"] == []
 
 
+def _endpoint_name(endpoint: Callable[..., Any] | None) -> str:
+    assert endpoint is not None
+    return endpoint.__name__
+
+
 def test_the_hot_endpoints_are_the_ones_named(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path / "unopened.db"))
     hot_routers = (messages.router, state.router, threads.router)
@@ -483,7 +505,7 @@ def test_the_hot_endpoints_are_the_ones_named(tmp_path: Path) -> None:
     }
     # A merge patch body and a plain query parameter are FastAPI's to read.
     cold = {
-        route.endpoint.__name__
+        _endpoint_name(route.endpoint)
         for route, compiled in zip(table.routes, table.hot, strict=True)
         if compiled is None and route.endpoint in endpoints_of(hot_routers)
     }

@@ -18,13 +18,13 @@ from fastapi import APIRouter, Depends, FastAPI
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from threadloom.config import Settings
+from tests.fixtures.databases import make_settings
 from threadloom.errors import Forbidden
 from threadloom.server.app import create_app
 from threadloom.server.deps import request_context
 from threadloom.server.hot import HotRoutes, endpoints_of
 
-from .test_hot_routes import CountingApp, _hot_layer
+from .test_hot_routes import CountingApp, _hot_layer, _is_hot_routes
 
 pytestmark = pytest.mark.anyio
 
@@ -89,7 +89,7 @@ async def _served(
     async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
         await client.get("/nowhere")  # builds the middleware stack
         counter = None
-        if any(m.cls is HotRoutes for m in application.user_middleware):
+        if any(_is_hot_routes(m) for m in application.user_middleware):
             layer = _hot_layer(application)
             counter = layer.app = CountingApp(layer.app)
         yield client, counter
@@ -212,15 +212,14 @@ async def _threadloom(
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient, CountingApp | None]]:
     path = tmp / f"{name}.db"
     shutil.copy(template, path)
-    settings = Settings(
+    settings = make_settings(
         database_url=f"sqlite:///{path}",
         migrate_on_start=False,
-        _env_file=None,  # type: ignore[call-arg]
     )
     application = create_app(settings)
     if not hot:
         application.user_middleware = [
-            m for m in application.user_middleware if m.cls is not HotRoutes
+            m for m in application.user_middleware if not _is_hot_routes(m)
         ]
     async with application.router.lifespan_context(application):
         async with _served(application, root_path) as (client, counter):

@@ -4,7 +4,7 @@ creates, per-key scopes and header validation."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import anyio
 import httpx
@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from threadloom.core.idempotency import fingerprint
 from threadloom.models import (
     LegacyThreadCreate,
@@ -38,6 +38,13 @@ def assert_problem(response: httpx.Response, status: int, slug: str) -> dict[str
     assert body["detail"]
     assert body["instance"] == response.request.url.path
     return body
+
+
+class PostBody(TypedDict, total=False):
+    """The body keyword argument of ``AsyncClient.post`` that a replay case sends."""
+
+    json: dict[str, Any]
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -135,21 +142,22 @@ async def test_same_key_same_body_replays_the_first_response(
 
     # The quoted form of the draft and the bare token are the same key; the body is compared
     # by content, not by its bytes.
-    for header, send in (
-        ('"abc"', {"json": create.body}),
-        ("abc", {"json": create.body}),
-        ("  abc ", {"json": create.body}),
+    sends: list[tuple[str, PostBody, dict[str, str]]] = [
+        ('"abc"', {"json": create.body}, {}),
+        ("abc", {"json": create.body}, {}),
+        ("  abc ", {"json": create.body}, {}),
         (
             "abc",
             {
                 "content": httpx.Request("POST", "/", json=create.body).content.replace(
                     b",", b" ,\n "
                 ),
-                "headers": {"Content-Type": "application/json"},
             },
+            {"Content-Type": "application/json"},
         ),
-    ):
-        headers = {"Idempotency-Key": header, **send.pop("headers", {})}
+    ]
+    for header, send, extra_headers in sends:
+        headers = {"Idempotency-Key": header, **extra_headers}
         again = await api.post(create.path, headers=headers, **send)
         assert again.status_code == create.status, again.text
         assert again.content == first.content
@@ -385,7 +393,7 @@ async def test_an_invalid_key_is_422(api: httpx.AsyncClient, header: str) -> Non
     response = await api.post(
         "/v1/spaces/default/threads",
         json={"title": "x"},
-        headers=[("Idempotency-Key", header.encode("utf-8"))],
+        headers=[(b"Idempotency-Key", header.encode("utf-8"))],
     )
     problem = assert_problem(response, 422, "validation-error")
     assert "Idempotency-Key" in problem["detail"]

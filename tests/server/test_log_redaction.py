@@ -17,7 +17,8 @@ import pytest
 from fastapi import FastAPI
 from pydantic import TypeAdapter
 
-from tests.conftest import LiveServer, services_of
+from tests.fixtures.app import services_of
+from tests.fixtures.servers import LiveServer
 from threadloom.logs import (
     JsonFormatter,
     RedactedError,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 
 pytestmark = pytest.mark.anyio
 
@@ -187,8 +187,10 @@ class TestCreateThreadWithMessage:
         thread = {"title": "t", "metadata": {"k": 1}}
         message = {"role": "assistant", "content": "hi", "private": True, "metadata": {"m": 2}}
         flat = {"thread": {"id": "flat", **thread}, "id": "m1", "images": [PNG], **message}
-        nested = {"thread": {"id": "nested", **thread}, "message": {"id": "m1", **message}}
-        nested["message"]["images"] = [PNG]
+        nested = {
+            "thread": {"id": "nested", **thread},
+            "message": {"id": "m1", **message, "images": [PNG]},
+        }
         answers = []
         for body in (flat, nested):
             response = await api.post(f"{THREADS}/messages", json=body)

@@ -20,8 +20,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import LiveServer, services_of
-from threadloom.config import Settings
+from tests.fixtures.app import services_of
+from tests.fixtures.databases import make_settings
+from tests.fixtures.servers import LiveServer
 from threadloom.logs import JsonFormatter, RequestIdFilter, TextFormatter, request_id_var
 from threadloom.server import metrics
 from threadloom.server.app import create_app
@@ -90,7 +91,7 @@ class TestRequestId:
     async def test_an_invalid_incoming_id_is_replaced(
         self, api: httpx.AsyncClient, incoming: bytes
     ) -> None:
-        response = await api.get("/healthz", headers={"X-Request-ID": incoming})
+        response = await api.get("/healthz", headers={b"X-Request-ID": incoming})
         assert response.status_code == 200
         assert GENERATED_ID.fullmatch(response.headers["x-request-id"])
 
@@ -253,11 +254,10 @@ class TestMetrics:
 
 @pytest.fixture
 async def open_metrics_app(database_url: str) -> AsyncIterator[FastAPI]:
-    settings = Settings(
+    settings = make_settings(
         database_url=database_url,
         migrate_on_start=False,
         metrics_public=True,
-        _env_file=None,  # type: ignore[call-arg]
     )
     application = create_app(settings)
     async with application.router.lifespan_context(application):
@@ -288,11 +288,10 @@ class TestMetricsAccess:
         assert "threadloom_http_requests_total" in text
 
     async def test_metrics_can_be_turned_off(self, database_url: str) -> None:
-        settings = Settings(
+        settings = make_settings(
             database_url=database_url,
             migrate_on_start=False,
             metrics_enabled=False,
-            _env_file=None,  # type: ignore[call-arg]
         )
         application = create_app(settings)
         async with application.router.lifespan_context(application):

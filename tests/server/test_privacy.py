@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from tests.server.asgi_calls import Reply, call
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from threadloom.models import TTL_MAX_SECONDS
 from threadloom.timestamps import format_ts, parse_ts, utc_now
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.conftest import services_of
+from tests.fixtures.app import services_of
 from threadloom.core import rolethreads as rolethreads_service
 from threadloom.threadmem import V1Role, V1RoleMessage, V1RoleThread, V1RoleThreads
 
@@ -149,7 +149,7 @@ class TestCreate:
     async def test_a_whole_v1_thread_as_the_body(self, api: httpx.AsyncClient) -> None:
         """The original client posts ``to_v1().model_dump()``: extra fields are ignored and
         its role mapping kept."""
-        body = {
+        body: dict[str, object] = {
             "id": "dumped",
             "owner_id": None,
             "public": False,

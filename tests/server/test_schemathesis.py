@@ -26,7 +26,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import POSTGRES, empty_postgres_database
+from tests.fixtures.databases import POSTGRES, empty_postgres_database, make_settings
 from threadloom.config import Settings
 from threadloom.models import MessageCreate, ThreadCreate
 from threadloom.server.app import create_app
@@ -37,6 +37,9 @@ ENDLESS = r"/events$"
 EXAMPLES = 60
 REAL_IDS = {"space_id": "default", "thread_id": "t1", "session_id": "t1"}
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+# An operation of the document (schemathesis leaves its parameters open) and a case of one.
+Operation = schemathesis.APIOperation[Any, Any, Any, Any]
+FuzzCase = schemathesis.Case[Operation]
 
 
 @pytest.fixture(scope="module", params=["sqlite", POSTGRES])
@@ -79,7 +82,7 @@ async def _seed(settings: Settings) -> str:
 
 @pytest.fixture(scope="module")
 def admin_key_and_schema(fuzzed_database: str) -> Iterator[tuple[str, Any]]:
-    settings = Settings(database_url=fuzzed_database, migrate_on_start=False, _env_file=None)  # type: ignore[call-arg]
+    settings = make_settings(database_url=fuzzed_database, migrate_on_start=False)
     key = asyncio.run(_seed(settings))
     app = create_app(settings)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, headers={"X-API-Key": key})
@@ -89,12 +92,12 @@ def admin_key_and_schema(fuzzed_database: str) -> Iterator[tuple[str, Any]]:
         schemathesis_asgi.shutdown_lifespans()
 
 
-def _destroys(case: Any) -> bool:
+def _destroys(case: FuzzCase) -> bool:
     """Deletes or purges: never sent to the seeded thread, which the rest must find."""
     return case.method.upper() == "DELETE" or case.path.endswith("/purge")
 
 
-def _fuzz(operation: Any, key: str) -> None:
+def _fuzz(operation: Operation, key: str) -> None:
     @hypothesis_settings(
         max_examples=EXAMPLES,
         deadline=None,
@@ -104,7 +107,7 @@ def _fuzz(operation: Any, key: str) -> None:
         phases=[Phase.explicit, Phase.generate],
     )
     @given(case=operation.as_strategy())
-    def run(case: Any) -> None:
+    def run(case: FuzzCase) -> None:
         case.call_and_validate(headers={"X-API-Key": key}, checks=CHECKS)
         # Generated ids are almost never real: the same request again on the seeded ones.
         real = {k: v for k, v in REAL_IDS.items() if k in (case.path_parameters or {})}

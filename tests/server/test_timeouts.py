@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.conftest import LiveServer, start_server, stop_server
+from tests.fixtures.servers import LiveServer, start_server, stop_server
 
 pytestmark = pytest.mark.server
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import POSTGRES, REDIS, backend_url
+from tests.fixtures.databases import POSTGRES, REDIS, backend_url
 
 
 @pytest.fixture(params=["sqlite", POSTGRES, REDIS])

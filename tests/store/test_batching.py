@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import POSTGRES, backend_url
+from tests.fixtures.databases import POSTGRES, backend_url, make_settings
 from tests.store.test_contract import archive
-from threadloom.config import Settings
 from threadloom.errors import (
     AlreadyExists,
     NotFound,
@@ -42,6 +41,7 @@ pytestmark = pytest.mark.anyio
 SPACE = "default"
 
 
+# The backends whose stores are ``BatchWritingStore``s, so ``store`` is one in this module.
 @pytest.fixture(params=["sqlite", POSTGRES])
 def database_url(request: pytest.FixtureRequest) -> str:
     return backend_url(request)
@@ -49,10 +49,10 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.mark.redis
 def test_redis_writes_are_not_queued(redis_url: str, redis_prefix: str) -> None:
-    settings = Settings(database_url=redis_url, redis_prefix=redis_prefix, _env_file=None)  # type: ignore[call-arg]
+    settings = make_settings(database_url=redis_url, redis_prefix=redis_prefix)
     store = create_store(settings)
     assert group_commit(store) is store
-    sqlite = create_store(Settings(database_url="sqlite:///:memory:", _env_file=None))  # type: ignore[call-arg]
+    sqlite = create_store(make_settings(database_url="sqlite:///:memory:"))
     assert isinstance(group_commit(sqlite), BatchingStore)
 
 
@@ -68,6 +68,12 @@ async def contents(store: Store, thread_id: str) -> list[tuple[int, str]]:
 
 async def make_thread(store: Store, thread_id: str) -> None:
     await store.create_thread(SPACE, thread_id, ThreadCreate(), ())
+
+
+def appended(result: list[MessageRow] | BaseException) -> list[MessageRow]:
+    """The rows of an append expected to have succeeded."""
+    assert isinstance(result, list), repr(result)
+    return result
 
 
 class SpyStore(StoreProxy, BatchWriter):
@@ -96,23 +102,27 @@ class SpyStore(StoreProxy, BatchWriter):
 # append_batch: the contract ----------------------------------------------------------------
 
 
-async def test_a_batch_to_one_thread_is_numbered_in_order(store: Store) -> None:
+async def test_a_batch_to_one_thread_is_numbered_in_order(store: BatchWritingStore) -> None:
     await make_thread(store, "t1")
     items = [
         AppendItem(SPACE, "t1", [msg("a")]),
         AppendItem(SPACE, "t1", [msg("b"), msg("c")]),
         AppendItem(SPACE, "t1", [msg("d")]),
     ]
-    results = await store.append_batch(items)  # type: ignore[attr-defined]
-    assert [[row["seq"] for row in rows] for rows in results] == [[1], [2, 3], [4]]
-    assert [[row["content"] for row in rows] for rows in results] == [["a"], ["b", "c"], ["d"]]
+    results = await store.append_batch(items)
+    assert [[row["seq"] for row in appended(r)] for r in results] == [[1], [2, 3], [4]]
+    assert [[row["content"] for row in appended(r)] for r in results] == [
+        ["a"],
+        ["b", "c"],
+        ["d"],
+    ]
     assert await contents(store, "t1") == [(1, "a"), (2, "b"), (3, "c"), (4, "d")]
     thread = await store.get_thread(SPACE, "t1")
     assert thread is not None
     assert thread["message_count"] == 4
 
 
-async def test_a_refused_append_fails_alone(store: Store) -> None:
+async def test_a_refused_append_fails_alone(store: BatchWritingStore) -> None:
     await make_thread(store, "t1")
     await store.append_messages(SPACE, "t1", [msg("first", id="taken")])
     items = [
@@ -120,25 +130,25 @@ async def test_a_refused_append_fails_alone(store: Store) -> None:
         AppendItem(SPACE, "t1", [msg("dup", id="taken"), msg("never")]),
         AppendItem(SPACE, "t1", [msg("ok 2")]),
     ]
-    results = await store.append_batch(items)  # type: ignore[attr-defined]
+    results = await store.append_batch(items)
     assert isinstance(results[1], AlreadyExists)
-    assert [row["content"] for row in results[0]] == ["ok 1"]  # type: ignore[union-attr]
-    assert [row["content"] for row in results[2]] == ["ok 2"]  # type: ignore[union-attr]
+    assert [row["content"] for row in appended(results[0])] == ["ok 1"]
+    assert [row["content"] for row in appended(results[2])] == ["ok 2"]
     # Nothing of the refused append was written, and the numbers have no gap.
     assert await contents(store, "t1") == [(1, "first"), (2, "ok 1"), (3, "ok 2")]
 
 
-async def test_appends_to_a_missing_or_archived_thread_fail_alone(store: Store) -> None:
+async def test_appends_to_a_missing_or_archived_thread_fail_alone(store: BatchWritingStore) -> None:
     await make_thread(store, "old")
     await archive(store, "old")
-    missing = await store.append_batch([AppendItem(SPACE, "nope", [msg("x")])])  # type: ignore[attr-defined]
-    archived = await store.append_batch([AppendItem(SPACE, "old", [msg("x"), msg("y")])])  # type: ignore[attr-defined]
+    missing = await store.append_batch([AppendItem(SPACE, "nope", [msg("x")])])
+    archived = await store.append_batch([AppendItem(SPACE, "old", [msg("x"), msg("y")])])
     assert isinstance(missing[0], NotFound)
     assert isinstance(archived[0], ThreadArchived)
     assert await contents(store, "old") == []
 
 
-async def test_appends_to_several_threads_at_once(store: Store) -> None:
+async def test_appends_to_several_threads_at_once(store: BatchWritingStore) -> None:
     """Store-wide backends write them in one batch; per-thread ones in one batch per thread."""
     await make_thread(store, "a")
     await make_thread(store, "b")
@@ -155,7 +165,7 @@ async def test_appends_to_several_threads_at_once(store: Store) -> None:
     assert await contents(store, "a") == [(1, "a1"), (2, "a2")]
     assert await contents(store, "b") == [(1, "b1")]
     threads_per_batch = [len(set(batch)) for batch in spy.threads]
-    if store.batch_per_thread:  # type: ignore[attr-defined]
+    if store.batch_per_thread:
         assert threads_per_batch == [1, 1, 1]
     else:
         assert threads_per_batch == [3]
@@ -164,7 +174,9 @@ async def test_appends_to_several_threads_at_once(store: Store) -> None:
 # the batcher --------------------------------------------------------------------------------
 
 
-async def test_concurrent_appends_share_batches_and_keep_their_own_rows(store: Store) -> None:
+async def test_concurrent_appends_share_batches_and_keep_their_own_rows(
+    store: BatchWritingStore,
+) -> None:
     await make_thread(store, "t1")
     spy = SpyStore(store)
     batcher = BatchingStore(spy)
@@ -179,7 +191,7 @@ async def test_concurrent_appends_share_batches_and_keep_their_own_rows(store: S
     assert await batcher.append_messages(SPACE, "t1", [msg("later")])  # the queue starts afresh
 
 
-async def test_a_failing_append_does_not_fail_its_batch(store: Store) -> None:
+async def test_a_failing_append_does_not_fail_its_batch(store: BatchWritingStore) -> None:
     await make_thread(store, "t1")
     batcher = BatchingStore(SpyStore(store))
     outcomes = await asyncio.gather(
@@ -189,14 +201,16 @@ async def test_a_failing_append_does_not_fail_its_batch(store: Store) -> None:
         batcher.append_messages(SPACE, "nope", [msg("d")]),
         return_exceptions=True,
     )
-    assert [row["content"] for row in outcomes[0]] == ["a"]  # type: ignore[index]
-    assert [row["content"] for row in outcomes[1]] == ["b"]  # type: ignore[index]
+    assert [row["content"] for row in appended(outcomes[0])] == ["a"]
+    assert [row["content"] for row in appended(outcomes[1])] == ["b"]
     assert isinstance(outcomes[2], AlreadyExists)
     assert isinstance(outcomes[3], NotFound)
     assert await contents(store, "t1") == [(1, "a"), (2, "b")]
 
 
-async def test_a_caller_that_gives_up_before_its_batch_writes_nothing(store: Store) -> None:
+async def test_a_caller_that_gives_up_before_its_batch_writes_nothing(
+    store: BatchWritingStore,
+) -> None:
     await make_thread(store, "t1")
     batcher = BatchingStore(SpyStore(store))
     kept = asyncio.ensure_future(batcher.append_messages(SPACE, "t1", [msg("kept")]))
@@ -209,13 +223,37 @@ async def test_a_caller_that_gives_up_before_its_batch_writes_nothing(store: Sto
     assert await contents(store, "t1") == [(1, "kept")]
 
 
-class BrokenStore:
-    batch_per_thread = False
+WRITTEN: MessageRow = {
+    "object": "message",
+    "id": "m1",
+    "thread_id": "t",
+    "seq": 1,
+    "role": "user",
+    "content": "y",
+    "images": [],
+    "private": False,
+    "metadata": {},
+    "created_at": "2026-01-01T00:00:00.000000Z",
+}
 
-    def __init__(self) -> None:
+
+class BrokenStore(StoreProxy, BatchWriter):
+    """Append batches fail as a whole once, then write ``WRITTEN``; everything else goes
+    to ``store``, which the test never uses."""
+
+    batch_per_thread = False
+    data_errors: tuple[type[Exception], ...] = ()
+
+    def __init__(self, store: Store) -> None:
+        super().__init__(store)
         self.calls = 0
 
-    async def append_messages(self, *_args: Any) -> Any:
+    async def append_messages(
+        self, _space_id: str, _thread_id: str, _messages: Sequence[MessageCreate]
+    ) -> list[MessageRow]:
+        raise AssertionError("not used")
+
+    async def append_item(self, _item: AppendItem) -> list[MessageRow]:
         raise AssertionError("not used")
 
     async def append_batch(self, items: Sequence[AppendItem]) -> list[AppendResult]:
@@ -223,29 +261,29 @@ class BrokenStore:
         await asyncio.sleep(0)
         if self.calls == 1:
             raise ServiceUnavailable("the database does not answer")
-        return [[{"seq": 1}] for _ in items]
+        return [[WRITTEN] for _ in items]
 
-    async def write_state_batch(self, _items: Sequence[StateWrite]) -> Any:
+    async def write_state_batch(self, _items: Sequence[StateWrite]) -> list[StateResult]:
         raise AssertionError("not used")
 
 
 async def test_a_batch_that_fails_as_a_whole_fails_every_caller_then_recovers() -> None:
-    broken = BrokenStore()
+    broken = BrokenStore(create_store(make_settings(database_url="sqlite:///:memory:")))
     batcher = BatchingStore(broken)
     outcomes = await asyncio.gather(
         *(batcher.append_messages(SPACE, "t", [msg("x")]) for _ in range(3)), return_exceptions=True
     )
     assert all(isinstance(outcome, ServiceUnavailable) for outcome in outcomes)
-    assert await batcher.append_messages(SPACE, "t", [msg("y")]) == [{"seq": 1}]
+    assert await batcher.append_messages(SPACE, "t", [msg("y")]) == [WRITTEN]
 
 
-async def test_closing_waits_for_the_batch_being_written(store: Store) -> None:
+async def test_closing_waits_for_the_batch_being_written(store: BatchWritingStore) -> None:
     await make_thread(store, "t1")
     batching = group_commit(store)
     assert isinstance(batching, BatchingStore)
     pending = asyncio.ensure_future(batching.append_messages(SPACE, "t1", [msg("last")]))
     await asyncio.sleep(0)
-    await batching.appends.drain()  # type: ignore[attr-defined]
+    await batching.appends.drain()
     assert pending.done()
     assert await contents(store, "t1") == [(1, "last")]
 
@@ -282,7 +320,9 @@ async def history_of(store: Store, thread_id: str) -> list[tuple[int, Any]]:
 
 
 @pytest.mark.parametrize("keep", [3, 100])
-async def test_a_state_batch_ends_as_the_same_writes_one_by_one(store: Store, keep: int) -> None:
+async def test_a_state_batch_ends_as_the_same_writes_one_by_one(
+    store: BatchWritingStore, keep: int
+) -> None:
     await make_thread(store, "alone")
     await make_thread(store, "batched")
     alone: list[Any] = []
@@ -292,7 +332,7 @@ async def test_a_state_batch_ends_as_the_same_writes_one_by_one(store: Store, ke
         except PreconditionFailed as exc:
             alone.append(exc)
     items = [StateWrite(SPACE, "batched", mutate, keep) for mutate in WRITES]
-    batched = await store.write_state_batch(items)  # type: ignore[attr-defined]
+    batched = await store.write_state_batch(items)
 
     def summary(results: list[Any]) -> list[Any]:
         return [
@@ -310,28 +350,29 @@ async def test_a_state_batch_ends_as_the_same_writes_one_by_one(store: Store, ke
     assert (final["version"], final["state"]) == (6, "six")
 
 
-async def test_state_batches_to_a_missing_or_archived_thread(store: Store) -> None:
+async def test_state_batches_to_a_missing_or_archived_thread(store: BatchWritingStore) -> None:
     await make_thread(store, "old")
     await archive(store, "old")
     two = [setter(1), setter(2)]
-    missing = await store.write_state_batch([StateWrite(SPACE, "nope", m, 5) for m in two])  # type: ignore[attr-defined]
-    archived = await store.write_state_batch([StateWrite(SPACE, "old", m, 5) for m in two])  # type: ignore[attr-defined]
+    missing = await store.write_state_batch([StateWrite(SPACE, "nope", m, 5) for m in two])
+    archived = await store.write_state_batch([StateWrite(SPACE, "old", m, 5) for m in two])
     assert missing == [None, None]
     assert all(isinstance(result, ThreadArchived) for result in archived)
 
 
 async def test_concurrent_state_writes_through_the_store_keep_every_version(
-    store: Store,
+    store: BatchWritingStore,
 ) -> None:
     await make_thread(store, "t1")
     batching = group_commit(store)
     rows = await asyncio.gather(
         *(batching.write_state(SPACE, "t1", setter({"n": i}), 100) for i in range(30))
     )
-    assert sorted(row["version"] for row in rows) == list(range(1, 31))  # type: ignore[index]
+    written = [row for row in rows if row is not None]  # all of them: the thread exists
+    assert sorted(row["version"] for row in written) == list(range(1, 31))
     history = await history_of(store, "t1")
     assert [version for version, _ in history] == list(range(29, 0, -1))
-    by_version = {row["version"]: row["state"] for row in rows}  # type: ignore[index]
+    by_version = {row["version"]: row["state"] for row in written}
     assert all(by_version[version] == state for version, state in history)
 
 
@@ -351,7 +392,9 @@ def poisons(database_url: str) -> list[MessageCreate]:
     return bad
 
 
-async def test_a_poisoned_batch_fails_only_its_bad_appends(store: Store, database_url: str) -> None:
+async def test_a_poisoned_batch_fails_only_its_bad_appends(
+    store: BatchWritingStore, database_url: str
+) -> None:
     """Bad appends among concurrent good ones to the same thread and to another space's:
     no good append fails, each bad one gets its own ValidationFailed."""
     await store.create_space("other", "Other", {})
@@ -389,7 +432,7 @@ async def test_a_poisoned_batch_fails_only_its_bad_appends(store: Store, databas
     assert len(page.rows) == 20
 
 
-async def test_a_poisoned_state_batch_fails_only_its_bad_write(store: Store) -> None:
+async def test_a_poisoned_state_batch_fails_only_its_bad_write(store: BatchWritingStore) -> None:
     await make_thread(store, "t1")
     batching = group_commit(store)
 

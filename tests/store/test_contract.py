@@ -25,9 +25,18 @@ from threadloom.errors import (
     ThreadArchived,
 )
 from threadloom.models import MessageCreate, Role, ThreadCreate
+from threadloom.models.keys import KeyRole
 from threadloom.store import Store, create_store
-from threadloom.store.base import IdempotencyRecord, MessageQuery, Row, ThreadQuery
+from threadloom.store.base import IdempotencyRecord, MessageQuery, ThreadQuery
 from threadloom.store.idempotent import IdempotentWrite, writing_under
+from threadloom.store.rows import (
+    MessageRow,
+    NewApiKey,
+    SpaceChanges,
+    SpaceRow,
+    ThreadChanges,
+    ThreadRow,
+)
 from threadloom.timestamps import format_ts, utc_now
 
 pytestmark = pytest.mark.anyio
@@ -50,12 +59,12 @@ async def new_thread(
     space_id: str = SPACE,
     messages: Sequence[MessageCreate] = (),
     **fields: Any,
-) -> Row:
+) -> ThreadRow:
     row, _ = await store.create_thread(space_id, thread_id, ThreadCreate(**fields), messages)
     return row
 
 
-async def archive(store: Store, thread_id: str, space_id: str = SPACE) -> Row:
+async def archive(store: Store, thread_id: str, space_id: str = SPACE) -> ThreadRow:
     row = await store.update_thread(
         space_id,
         thread_id,
@@ -72,7 +81,7 @@ async def thread_ids(store: Store, **query: Any) -> list[str]:
     return [row["id"] for row in page.rows]
 
 
-async def all_messages(store: Store, thread_id: str, **query: Any) -> list[Row]:
+async def all_messages(store: Store, thread_id: str, **query: Any) -> list[MessageRow]:
     query.setdefault("limit", 1000)
     page = await store.list_messages(SPACE, thread_id, MessageQuery(**query))
     assert page is not None
@@ -80,7 +89,7 @@ async def all_messages(store: Store, thread_id: str, **query: Any) -> list[Row]:
     return page.rows
 
 
-def cursor(row: Row, order_by: str) -> tuple[str, str]:
+def cursor(row: ThreadRow, order_by: Literal["created_at", "updated_at"]) -> tuple[str, str]:
     return (row[order_by], row["id"])
 
 
@@ -119,10 +128,10 @@ async def test_space_crud(store: Store) -> None:
         await store.create_space("s1", "Again", {})
     assert await store.get_space("s1") == created
 
-    seen: list[Row] = []
+    seen: list[SpaceRow] = []
 
-    def mutate(space: Row) -> Row:
-        seen.append(dict(space))
+    def mutate(space: SpaceRow) -> SpaceChanges:
+        seen.append(space.copy())
         return {"name": "Uno", "metadata": {"tier": "silver"}}
 
     updated = await store.update_space("s1", mutate)
@@ -342,7 +351,7 @@ async def test_list_threads_title_search(store: Store) -> None:
     assert await thread_ids(store, q="", **order) == list(titles)
 
 
-async def _updated_threads(store: Store) -> list[Row]:
+async def _updated_threads(store: Store) -> list[ThreadRow]:
     """Seven threads whose updated_at order differs from their created_at order."""
     for i in range(1, 8):
         await new_thread(store, f"t{i}", title=f"thread {i}")
@@ -459,10 +468,10 @@ async def test_thread_cursor_compares_timestamp_then_id(store: Store) -> None:
 async def test_update_thread(store: Store) -> None:
     original = await new_thread(store, "t1", title="old", metadata={"k": 1})
     await anyio.sleep(0.001)
-    seen: list[Row] = []
+    seen: list[ThreadRow] = []
 
-    def mutate(row: Row) -> Row:
-        seen.append(dict(row))
+    def mutate(row: ThreadRow) -> ThreadChanges:
+        seen.append(row.copy())
         return {
             "title": "new",
             "metadata": {"k": 2, "x": "y"},
@@ -490,7 +499,9 @@ async def test_update_thread(store: Store) -> None:
 
     archived = await archive(store, "t1")
     assert archived["status"] == "archived"
-    assert TS.match(archived["archived_at"])
+    archived_at = archived["archived_at"]
+    assert archived_at is not None
+    assert TS.match(archived_at)
     assert await store.get_thread(SPACE, "t1") == archived
 
     restored = await store.update_thread(
@@ -608,7 +619,7 @@ async def test_list_messages(store: Store) -> None:
         ],
     )
 
-    def contents(rows: list[Row]) -> list[str]:
+    def contents(rows: list[MessageRow]) -> list[str]:
         return [m["content"] for m in rows]
 
     assert contents(await all_messages(store, "t1")) == ["m1", "m2", "m5", "m6"]
@@ -703,7 +714,9 @@ async def test_state_write_and_get(store: Store) -> None:
     assert first is not None
     assert first["version"] == 1
     assert first["state"] == {"count": 1, "items": ["a"]}
-    assert TS.match(first["updated_at"])
+    updated_at = first["updated_at"]
+    assert updated_at is not None
+    assert TS.match(updated_at)
     assert await store.get_state(SPACE, "t1") == first
 
     second = await store.write_state(SPACE, "t1", mutate, 10)
@@ -800,12 +813,17 @@ async def test_state_mutation_can_refuse(store: Store) -> None:
 async def test_state_history_and_pruning(store: Store) -> None:
     created = await new_thread(store, "t1", state={"v": 1})
     assert created["state_version"] == 1
-    written: dict[int, Row] = {1: {"state": {"v": 1}, "updated_at": created["created_at"]}}
+    # When each version was written.
+    written: dict[int, str | None] = {1: created["created_at"]}
     for v in range(2, 8):
-        row = await store.write_state(SPACE, "t1", lambda _s, _n, v=v: {"v": v}, 3)
+
+        def write(_state: Any, _version: int, v: int = v) -> dict[str, int]:
+            return {"v": v}
+
+        row = await store.write_state(SPACE, "t1", write, 3)
         assert row is not None
         assert row["version"] == v
-        written[v] = row
+        written[v] = row["updated_at"]
 
     history = await store.list_state_versions(SPACE, "t1", 10, None, None)
     assert history is not None
@@ -816,7 +834,7 @@ async def test_state_history_and_pruning(store: Store) -> None:
         assert h["object"] == "thread.state.version"
         assert h["state"] == {"v": h["version"]}
         # A version was created when it was written.
-        assert h["created_at"] == written[h["version"]]["updated_at"]
+        assert h["created_at"] == written[h["version"]]
 
     state = await store.get_state(SPACE, "t1")
     assert state is not None
@@ -862,7 +880,9 @@ async def test_state_history_skips_version_zero(store: Store) -> None:
 # API keys ---------------------------------------------------------------------------------
 
 
-def key_row(key_id: str, key_hash: str, role: str = "writer", space_id: str | None = None) -> Row:
+def key_row(
+    key_id: str, key_hash: str, role: KeyRole = "writer", space_id: str | None = None
+) -> NewApiKey:
     return {
         "id": key_id,
         "key_hash": key_hash,
@@ -907,7 +927,9 @@ async def test_api_keys(store: Store) -> None:
     assert await store.revoke_api_key("missing") is False
     revoked = await store.find_api_key("hash-b")
     assert revoked is not None
-    assert TS.match(revoked["revoked_at"])
+    revoked_at = revoked["revoked_at"]
+    assert revoked_at is not None
+    assert TS.match(revoked_at)
     assert revoked == {**b, "revoked_at": revoked["revoked_at"]}
     assert await store.count_api_keys() == 2
     assert [k["id"] for k in await store.list_api_keys()] == ["key_a", "key_b", "key_c"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import anyio
 import pytest
@@ -14,7 +14,7 @@ from threadloom.config import Settings
 from threadloom.errors import AlreadyExists, NotFound
 from threadloom.models import ThreadCreate
 from threadloom.store import Store, create_store
-from threadloom.store.base import Row
+from threadloom.store.rows import AssistantChanges, AssistantFields, AssistantRow
 
 pytestmark = pytest.mark.anyio
 
@@ -22,9 +22,34 @@ TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 SPACE = "default"
 
 
-async def create(store: Store, assistant_id: str, space_id: str = SPACE, **extra: Any) -> Row:
-    row = {"id": assistant_id, "name": f"name of {assistant_id}", "context_tokens": 8192}
-    return await store.create_assistant(space_id, {**row, **extra})
+class Extra(TypedDict, total=False):
+    """``AssistantFields`` but the id, each optional: what ``create`` may override."""
+
+    name: str
+    context_tokens: int
+    provider: str | None
+    model: str | None
+    system_prompt: str | None
+    temperature: float | None
+    max_tokens: int | None
+    private: bool
+    grants: list[str]
+    unlock_salt: str | None
+    unlock_hash: str | None
+    unlock_words: int | None
+    metadata: dict[str, Any]
+
+
+async def create(
+    store: Store, assistant_id: str, space_id: str = SPACE, **extra: Unpack[Extra]
+) -> AssistantRow:
+    fields: AssistantFields = {
+        "id": assistant_id,
+        "name": f"name of {assistant_id}",
+        "context_tokens": 8192,
+        **extra,
+    }
+    return await store.create_assistant(space_id, fields)
 
 
 async def ids(store: Store, space_id: str = SPACE, **options: Any) -> list[str]:
@@ -115,10 +140,10 @@ async def test_create_in_a_missing_space(store: Store) -> None:
 async def test_update(store: Store) -> None:
     created = await create(store, "a1", name="Ada", temperature=0.5)
     await anyio.sleep(0.002)
-    seen: list[Row] = []
+    seen: list[AssistantRow] = []
 
-    def mutate(row: Row) -> Row:
-        seen.append(dict(row))
+    def mutate(row: AssistantRow) -> AssistantChanges:
+        seen.append(row.copy())
         return {"name": "Grace", "temperature": None, "grants": ["k"], "metadata": {"x": 1}}
 
     updated = await store.update_assistant(SPACE, "a1", mutate)
@@ -150,7 +175,7 @@ async def test_update_to_a_taken_name_changes_nothing(store: Store) -> None:
 async def test_a_refusing_mutation_writes_nothing(store: Store) -> None:
     await create(store, "a1", name="Ada")
 
-    def refuse(_row: Row) -> Row:
+    def refuse(_row: AssistantRow) -> AssistantChanges:
         raise NotFound("no")
 
     with pytest.raises(NotFound):

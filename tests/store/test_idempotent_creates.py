@@ -20,13 +20,14 @@ from typing import Any
 
 import pytest
 
-from threadloom.config import Settings
+from tests.fixtures.databases import make_settings
 from threadloom.errors import IdempotencyMismatch, NotFound, RequestInProgress
 from threadloom.models import MessageCreate, ThreadCreate
 from threadloom.store import Store, create_store
 from threadloom.store.base import MessageQuery
 from threadloom.store.batching import group_commit
 from threadloom.store.idempotent import IdempotentWrite, writing_under
+from threadloom.store.postgres.connection import PostgresBase
 from threadloom.store.postgres.recorded import FREE, claim_keys
 
 pytestmark = pytest.mark.anyio
@@ -208,13 +209,14 @@ async def test_across_postgres_processes_a_running_key_is_409_until_its_transact
     that transaction is gone (here its connection dies, as with its process), the other
     runs at once."""
 
-    settings = Settings(database_url=postgres_url, _env_file=None)  # type: ignore[call-arg]
+    settings = make_settings(database_url=postgres_url)
     first, second = create_store(settings), create_store(settings)
     await first.open()
     await second.open()
     try:
         await second.create_thread(SPACE, "t", ThreadCreate(), [])
-        pool = first._db  # type: ignore[attr-defined]
+        assert isinstance(first, PostgresBase)
+        pool = first._db
         conn = await pool.acquire()
         transaction = conn.transaction()
         await transaction.start()

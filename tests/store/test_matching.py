@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -119,7 +120,8 @@ _value = st.recursive(
     max_leaves=4,
 )
 KEYS = ["a", "b", "ü"]
-_thread = st.fixed_dictionaries(
+# A thread's create fields: its title and its metadata (JSON values).
+_thread: st.SearchStrategy[dict[str, Any]] = st.fixed_dictionaries(
     {
         "title": st.one_of(st.none(), _text, st.sampled_from(WORDS)),
         "metadata": st.dictionaries(st.sampled_from(KEYS), _value, max_size=3),
@@ -163,7 +165,12 @@ def _scenario(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[ThreadQuery]]
     return threads, queries
 
 
-CASES = {"same": str, "upper": str.upper, "lower": str.lower, "swap": str.swapcase}
+CASES: dict[str, Callable[[str], str]] = {
+    "same": str,
+    "upper": str.upper,
+    "lower": str.lower,
+    "swap": str.swapcase,
+}
 
 
 def _reference(threads: list[dict[str, Any]], query: ThreadQuery) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.conftest import delete_redis_prefix
+from tests.fixtures.databases import delete_redis_prefix
 from threadloom.config import Settings
 from threadloom.errors import ServiceUnavailable
 from threadloom.models import MessageCreate, ThreadCreate
@@ -115,8 +115,14 @@ async def test_two_prefixes_do_not_see_each_other(
         await store.create_thread(SPACE, "t1", ThreadCreate(title="mine"), [msg("a")])
         await store.create_space("s1", "One", {})
         await store.create_api_key(
-            {"id": "k1", "key_hash": "h1", "prefix": "tl_1", "name": None, "role": "admin"}
-            | {"space_id": None}
+            {
+                "id": "k1",
+                "key_hash": "h1",
+                "prefix": "tl_1",
+                "name": None,
+                "role": "admin",
+                "space_id": None,
+            }
         )
         assert await other.get_thread(SPACE, "t1") is None
         assert await other.get_space("s1") is None
@@ -173,8 +179,14 @@ async def test_deleting_a_space_leaves_nothing_of_it(
     for n in range(5):
         await store.create_thread("s:1", f"t{n}", ThreadCreate(owner_id=f"o{n % 2}"), [msg()])
     await store.create_api_key(
-        {"id": "k1", "key_hash": "h1", "prefix": "tl_1", "name": None, "role": "reader"}
-        | {"space_id": "s:1"}
+        {
+            "id": "k1",
+            "key_hash": "h1",
+            "prefix": "tl_1",
+            "name": None,
+            "role": "reader",
+            "space_id": "s:1",
+        }
     )
     await store.create_assistant(
         "s:1", {"id": "a1", "name": "A", "context_tokens": 10, "private": True, "grants": ["k1"]}

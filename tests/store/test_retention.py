@@ -22,9 +22,10 @@ from threadloom.errors import NotFound
 from threadloom.models import MessageCreate, ThreadCreate
 from threadloom.store import Store
 from threadloom.store import base as store_base
-from threadloom.store.base import MessageQuery, Row, ThreadQuery
+from threadloom.store.base import MessageQuery, ThreadQuery
 from threadloom.store.postgres import threads as postgres_threads
 from threadloom.store.redis import threads as redis_threads
+from threadloom.store.rows import ThreadRow
 from threadloom.store.sqlite import threads as sqlite_threads
 from threadloom.store.urls import backend_of
 from threadloom.timestamps import format_ts, parse_ts, utc_now
@@ -46,7 +47,7 @@ async def new_thread(
     space_id: str = SPACE,
     messages: tuple[MessageCreate, ...] = (),
     **fields: Any,
-) -> Row:
+) -> ThreadRow:
     row, _ = await store.create_thread(space_id, thread_id, ThreadCreate(**fields), messages)
     return row
 
@@ -73,8 +74,10 @@ async def listed(store: Store, space_id: str = SPACE, **query: Any) -> list[str]
     return [row["id"] for row in page.rows]
 
 
-def lifetime(row: Row) -> timedelta:
-    return parse_ts(row["expires_at"]) - parse_ts(row["created_at"])
+def lifetime(row: ThreadRow) -> timedelta:
+    expires_at = row["expires_at"]
+    assert expires_at is not None
+    return parse_ts(expires_at) - parse_ts(row["created_at"])
 
 
 # expiry ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LiveServer, start_server, stop_server
+from tests.fixtures.servers import LiveServer, start_server, stop_server
 from threadloom import local
 from threadloom._threadmem.access import close_remote_clients
 from threadloom.store.migrate import migrate

@@ -4,6 +4,7 @@ tail read is one page; the version reads nothing."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +16,8 @@ from threadloom import client as client_module
 from threadloom import local
 from threadloom.core.auth import OPEN_PRINCIPAL
 from threadloom.models import MessageCreate
+from threadloom.store import Store
+from threadloom.store.sqlite.connection import SQLiteBase
 from threadloom.threadmem import RoleThread
 
 STORE_METHODS = (
@@ -53,6 +56,14 @@ def _counting(counts: Counts, name: str, method: Callable[..., Any], *, sql: boo
     return counted
 
 
+def _sqlite_connection(store: Store) -> sqlite3.Connection:
+    """The one connection of a SQLite store, whose statements are counted."""
+    assert isinstance(store, SQLiteBase)
+    conn = store._conn
+    assert conn is not None
+    return conn
+
+
 @pytest.fixture
 def counts(local_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     """Store calls, and SQL statements (SQLite) or round trips (PostgreSQL, Redis), of local
@@ -62,9 +73,9 @@ def counts(local_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     for name in STORE_METHODS:
         monkeypatch.setattr(store, name, _counting(counts, name, getattr(store, name), sql=False))
     if store.backend == "sqlite":
-        store._conn.set_trace_callback(
+        _sqlite_connection(store).set_trace_callback(
             lambda _sql: setattr(counts, "statements", counts.statements + 1)
-        )  # type: ignore[attr-defined]
+        )
     else:
         round_trips = REDIS_ROUND_TRIPS if store.backend == "redis" else PG_ROUND_TRIPS
         for name in round_trips:
@@ -72,7 +83,7 @@ def counts(local_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
             monkeypatch.setattr(store, name, _counting(counts, name, method, sql=True))
     yield counts
     if store.backend == "sqlite":
-        store._conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        _sqlite_connection(store).set_trace_callback(None)
 
 
 def _thread_of(count: int, remote: str | None = None) -> RoleThread:

@@ -80,7 +80,7 @@ def test_pil_images_are_recognized_without_importing_pillow(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     module = types.ModuleType("PIL.Image")
-    module.Image = _FakeImage  # type: ignore[attr-defined]
+    monkeypatch.setattr(module, "Image", _FakeImage, raising=False)
     monkeypatch.setitem(sys.modules, "PIL.Image", module)
     assert to_image_urls([_FakeImage(), "https://x.test/a.png"]) == [
         PNG_URL,

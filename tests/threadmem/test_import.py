@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 
@@ -53,7 +54,22 @@ print(json.dumps({"local": "threadloom.local" in sys.modules, "id": thread.id}))
 """
 
 
-def _run(code: str, home: Path) -> dict[str, object]:
+class ImportReport(TypedDict):
+    """What IMPORT_ONLY prints."""
+
+    modules: list[str]
+    read: list[str]
+
+
+class FirstUseReport(TypedDict):
+    """What FIRST_USE prints."""
+
+    local: bool
+    id: str
+
+
+def _run(code: str, home: Path) -> str:
+    """Run ``code`` in a fresh interpreter; return the last line it printed."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -70,8 +86,7 @@ def _run(code: str, home: Path) -> dict[str, object]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return done.stdout.strip().splitlines()[-1]
 
 
 def _files(root: Path) -> list[str]:
@@ -79,21 +94,21 @@ def _files(root: Path) -> list[str]:
 
 
 def test_import_has_no_side_effects(tmp_path: Path) -> None:
-    result = _run(IMPORT_ONLY, tmp_path)
+    result: ImportReport = json.loads(_run(IMPORT_ONLY, tmp_path))
     assert _files(tmp_path) == []
-    modules = set(result["modules"])  # type: ignore[arg-type]
+    modules = set(result["modules"])
     loaded = sorted(
         name for name in modules if any(name == h or name.startswith(h + ".") for h in HEAVY)
     )
     assert loaded == []
     assert "threadloom.threadmem" in modules
-    read = [key for key in result["read"] if key.startswith(("THREADLOOM_", "AGENTSEA_"))]  # type: ignore[union-attr]
+    read = [key for key in result["read"] if key.startswith(("THREADLOOM_", "AGENTSEA_"))]
     assert read == []
 
 
 @pytest.mark.server
 def test_local_mode_starts_on_first_use_on_the_default_database(tmp_path: Path) -> None:
-    result = _run(FIRST_USE, tmp_path)
+    result: FirstUseReport = json.loads(_run(FIRST_USE, tmp_path))
     assert result["local"] is True
     database = tmp_path / ".local" / "share" / "threadloom" / "threadloom.db"
     assert database.is_file()

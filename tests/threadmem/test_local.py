@@ -14,6 +14,7 @@ from threadloom import local
 from threadloom.core.auth import OPEN_PRINCIPAL
 from threadloom.errors import NotFound
 from threadloom.models import MessageListQuery
+from threadloom.store.rows import ThreadRow
 from threadloom.threadmem import (
     RoleMessage,
     RoleMessageRecord,
@@ -42,12 +43,9 @@ def stored_messages(thread_id: str) -> list[dict[str, object]]:
     return rows
 
 
-def stored_thread(thread_id: str) -> dict[str, object]:
+def stored_thread(thread_id: str) -> ThreadRow:
     store = local.store_for()
-    row: dict[str, object] = store.run(
-        store.services.threads.get(OPEN_PRINCIPAL, "default", thread_id)
-    )
-    return row
+    return store.run(store.services.threads.get(OPEN_PRINCIPAL, "default", thread_id))
 
 
 def texts(messages: list[RoleMessage]) -> list[str]:

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 from tests.threadmem.conftest import PNG, Served
 from threadloom import local
 from threadloom.errors import NotFound, Unauthenticated

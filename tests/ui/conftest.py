@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 
-from tests.conftest import LiveServer, service_missing
+from tests.fixtures.servers import LiveServer
+from tests.fixtures.services import service_missing
 
 CHROMIUM_ENV = "THREADLOOM_TEST_CHROMIUM"
 CHROMIUM_DEFAULT = "/usr/bin/chromium"
@@ -32,8 +33,8 @@ CHROMIUM_ARGS = [
 ]
 # The offline provider answers without a network, whatever this machine's environment says.
 OFFLINE_ENV = {"THREADLOOM_LLM_PROVIDER": "offline"}
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ def new_page(browser: Browser) -> Iterator[PageFactory]:
     contexts = []
     errors: list[str] = []
 
-    def make(viewport: dict[str, int] | None = None, **options: Any) -> Page:
+    def make(viewport: ViewportSize | None = None, **options: Any) -> Page:
         context = browser.new_context(viewport=viewport or DESKTOP, **options)
         context.set_default_timeout(10_000)
         contexts.append(context)

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, Request, expect
 
 from tests.chat.conftest import llm_env
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 from tests.llm.stub_openai import StubOpenAI
 
 from .conftest import PHONE, PageFactory, add_messages, new_thread

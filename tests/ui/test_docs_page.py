@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, Route
 
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 from tests.ui.conftest import PageFactory
 
 pytestmark = [pytest.mark.ui, pytest.mark.server]

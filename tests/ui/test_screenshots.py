@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.conftest import LiveServer
+from tests.fixtures.servers import LiveServer
 
 from .conftest import DESKTOP, OFFLINE_ENV, PHONE, PageFactory, add_messages, new_thread
 
