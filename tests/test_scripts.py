@@ -100,3 +100,5 @@ def test_each_list_of_extras_is_installed_once(tree: Tree) -> None:
     assert served == [tree.install(SERVE_EXTRAS), "threadloom serve"]
     again, _ = tree.run("test")
     assert again[0] == "ruff check src tests bench"
+    # The whole suite runs on every core, with the coverage report and its gate.
+    assert again[-1] == "pytest -n auto --cov --cov-report=term:skip-covered"

@@ -45,12 +45,19 @@ from ..models import (
 )
 from ..store import create_store
 from ..store.migrate import migrate
+from ..store.rows import MessageRow
 from .base import Access, AsyncAccess, KeyRole
 from .local_chat import LocalReply, ReplyLoop
 
 __all__ = ["AsyncLocalAccess", "LocalAccess"]
 
 T = TypeVar("T")
+
+
+def _message(row: MessageRow) -> Message:
+    """The wire model of a row the store has just written (from validated input, in the
+    model's own shape): built without validating it again, as the append path is hot."""
+    return Message.model_construct(**row)
 
 
 def _etag(version: int | None) -> str | None:
@@ -133,7 +140,7 @@ class AsyncLocalAccess(AsyncAccess):
         self, space: str, thread: str, messages: Sequence[MessageCreate]
     ) -> list[Message]:
         rows = await self.services.threads.append(self.principal, space, thread, messages)
-        return [Message.model_validate(row) for row in rows]
+        return [_message(row) for row in rows]
 
     async def get_state(self, space: str, thread: str) -> State:
         return State.model_validate(await self.services.state.get(self.principal, space, thread))
