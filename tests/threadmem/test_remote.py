@@ -222,6 +222,12 @@ class TestRemote:
         assert ids(RoleThread.find(remote=server.url, owner_id=owner, public=False)) == ids([c, b])
         assert ids(RoleThread.find(remote=server.url, id=b.id)) == ids([b])
 
+    def test_a_found_thread_keeps_the_remote_as_it_was_given(self, server: Served) -> None:
+        thread = RoleThread(name=unique("given"), remote=server.url + "/")
+        (found,) = RoleThread.find(remote=server.url + "/", id=thread.id)
+        assert found.remote == server.url + "/"
+        assert found.copy().remote == server.url + "/"
+
     def test_copy(self, server: Served) -> None:
         thread = RoleThread(name="n", metadata={"a": 1}, remote=server.url)
         thread.add_role(ADA)

@@ -64,9 +64,10 @@ class ThreadBase:
     _access: Access
 
     @classmethod
-    def _from_row(cls, access: Access, row: Thread) -> Self:
+    def _from_row(cls, access: Access, remote: str | None, row: Thread) -> Self:
+        """A handle on ``row``, reached through ``access``; ``remote`` as the caller gave it."""
         obj = cls.__new__(cls)
-        obj._access, obj._remote, obj._snapshot, obj._id = access, access.remote, None, row.id
+        obj._access, obj._remote, obj._snapshot, obj._id = access, remote, None, row.id
         obj._apply(row)
         return obj
 

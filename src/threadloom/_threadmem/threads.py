@@ -92,7 +92,9 @@ class RoleThread(ThreadConversions):
         ids), stored at once: it is copied in the store page by page."""
         self._sync()
         body = self._create_body().model_copy(update={"id": new_id("thr")})
-        copied = type(self)._from_row(self._access, self._access.create_thread(SPACE, body))
+        copied = type(self)._from_row(
+            self._access, self._remote, self._access.create_thread(SPACE, body)
+        )
         for rows in message_pages(self._access, self._id):
             batch = [
                 MessageCreate(
@@ -120,7 +122,7 @@ class RoleThread(ThreadConversions):
                 f"not {', '.join(sorted(unknown))}"
             )
         access = access_for(remote)
-        return [cls._from_row(access, row) for row in _matching(access, kwargs)]
+        return [cls._from_row(access, remote, row) for row in _matching(access, kwargs)]
 
 
 def _matching(access: Access, filters: Mapping[str, Any]) -> Iterator[Thread]:
