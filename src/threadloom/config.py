@@ -78,8 +78,9 @@ class Settings(BaseSettings):
     """How long a client may take to send a request's line and headers (from the
     connection's opening, or the request's first byte); then its connection is closed."""
     body_timeout_seconds: float = Field(30.0, gt=0)
-    """How long the server waits for a request's whole body (from when it starts reading
-    it); then it answers 408 and closes the connection."""
+    """How long the server waits for a request's whole body (from the end of its head;
+    under another ASGI server than ``threadloom serve``, from the application's first read);
+    then it answers 408 and closes the connection."""
     busy_timeout_ms: int = Field(10_000, ge=0)
     idempotency_ttl_seconds: int = Field(24 * 3600, ge=3600)
     retention_sweep_seconds: float = Field(60.0, gt=0)
