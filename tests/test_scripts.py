@@ -101,4 +101,4 @@ def test_each_list_of_extras_is_installed_once(tree: Tree) -> None:
     again, _ = tree.run("test")
     assert again[0] == "ruff check src tests bench"
     # The whole suite runs on every core, with the coverage report and its gate.
-    assert again[-1] == "pytest -n auto --cov --cov-report=term:skip-covered"
+    assert again[-1] == "pytest -n auto --dist worksteal --cov --cov-report=term:skip-covered"
