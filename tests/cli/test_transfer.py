@@ -53,6 +53,15 @@ def seed(url: str) -> None:
             ),
             MessageCreate(role="assistant", content="A cat.", private=True, metadata={"n": 1}),
             MessageCreate(role="tool", content='ünïcødé ✓ "quotes" and \\ backslashes'),
+            MessageCreate.model_validate(
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c-1", "function": {"name": "look", "arguments": '{"q": 1}'}}
+                    ],
+                }
+            ),
+            MessageCreate(role="tool", tool_call_id="c-1", name="look", content="found"),
         ]
         run(services.threads.append(me, "default", "rich", messages))
         for step in ("asked", "answered"):  # the state moves on: its version is not 1
@@ -119,7 +128,20 @@ class TestExport:
         rich, long, empty, old = lines
         assert rich["state"] == {"step": "answered", "items": [1, 2]}
         assert rich["role_mapping"]["assistant"]["name"] == "Ada"
-        assert [m["role"] for m in rich["messages"]] == ["system", "user", "assistant", "tool"]
+        assert [m["role"] for m in rich["messages"]] == [
+            "system",
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+        ]
+        call, result = rich["messages"][4:]
+        assert call["tool_calls"] == [
+            {"id": "c-1", "type": "function", "function": {"name": "look", "arguments": '{"q": 1}'}}
+        ]
+        assert (result["tool_call_id"], result["name"]) == ("c-1", "look")
+        assert "tool_calls" not in rich["messages"][0]  # only the messages that have them
         assert rich["messages"][2]["private"] is True  # private messages are exported
         assert [m["seq"] for m in long["messages"]] == list(range(1, LONG + 1))
         assert long["message_count"] == LONG
@@ -138,7 +160,7 @@ class TestExport:
         titled = json_lines(ok(local("export", "--q", "LONG", "--no-public")).stdout)
         assert [line["id"] for line in titled] == ["long"]
         public = json_lines(ok(local("export", "--public", "--no-private")).stdout)
-        assert [m["private"] for m in public[0]["messages"]] == [False, False, False]
+        assert [m["private"] for m in public[0]["messages"]] == [False] * 5
 
     def test_pages_through_messages_and_writes_each_line_when_built(
         self, local: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
@@ -295,7 +317,7 @@ class TestExpiry:
         assert json.loads(done.stdout)["expired"] == 1
         (rich,) = [line for line in export_of(local, empty_url) if line["id"] == "rich"]
         assert rich["state"] == "changed"
-        assert len(rich["messages"]) == 4
+        assert len(rich["messages"]) == 6
 
     def test_a_thread_that_expires_while_it_is_imported_is_counted_as_expired(
         self, local: Cli, empty_url: str, monkeypatch: pytest.MonkeyPatch

@@ -261,9 +261,18 @@ class TestCreateThreadWithMessage:
         assert any("message" in example for example in body["examples"])
         flat = spec["components"]["schemas"]["ThreadWithFlatMessageCreate"]
         assert flat["required"] == ["content"]
-        assert {"content", "role", "images", "private", "metadata", "id", "thread"} == set(
-            flat["properties"]
-        )
+        assert {
+            "content",
+            "role",
+            "images",
+            "private",
+            "metadata",
+            "id",
+            "tool_calls",
+            "tool_call_id",
+            "name",
+            "thread",
+        } == set(flat["properties"])
         assert spec["components"]["schemas"]["ThreadWithMessageCreate"]["required"] == ["message"]
 
 

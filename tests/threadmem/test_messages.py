@@ -32,6 +32,10 @@ def test_every_field_is_carried() -> None:
         "images": ["https://x.test/a.png"],
         "private": True,
         "metadata": {"k": [1]},
+        # A RoleMessage has no tool fields (the original API had none).
+        "tool_calls": None,
+        "tool_call_id": None,
+        "name": None,
     }
 
 

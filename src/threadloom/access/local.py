@@ -56,8 +56,11 @@ T = TypeVar("T")
 
 def _message(row: MessageRow) -> Message:
     """The wire model of a row the store has just written (from validated input, in the
-    model's own shape): built without validating it again, as the append path is hot."""
-    return Message.model_construct(**row)
+    model's own shape): built without validating it again, as the append path is hot,
+    unless it has tool calls (nested models, which construction would leave as dicts)."""
+    if "tool_calls" in row:
+        return Message.model_validate(row)
+    return Message.model_construct(**row)  # type: ignore[arg-type]
 
 
 def _etag(version: int | None) -> str | None:

@@ -57,7 +57,8 @@ THREAD_FIELDS = (
     "role_mapping",
     "expires_at",
 )
-MESSAGE_FIELDS = ("id", "role", "content", "images", "private", "metadata")
+MESSAGE_FIELDS = tuple(MessageCreate.model_fields)
+"""What an import keeps of an exported message: the fields a new one is made of."""
 BATCH_BYTES = 512 * 1024
 """Messages per append request stay under this (servers take 1 MiB bodies by default)."""
 

@@ -15,6 +15,7 @@ from .chat import ChatContext, ChatCreate, ContextMessage, ContextQuery
 from .keys import ApiKey, ApiKeyCreate, ApiKeyCreated, ApiKeyIdentity
 from .legacy import LegacyThread, LegacyThreadCreate, LegacyThreadUpdate
 from .messages import (
+    FunctionCall,
     Message,
     MessageBatchCreate,
     MessageCreate,
@@ -23,6 +24,7 @@ from .messages import (
     ThreadWithMessage,
     ThreadWithMessageBody,
     ThreadWithMessageCreate,
+    ToolCall,
 )
 from .sessions import (
     AskRequest,
@@ -52,6 +54,7 @@ __all__ = [
     "ChatCreate",
     "ContextMessage",
     "ContextQuery",
+    "FunctionCall",
     "JSONObject",
     "LegacyThread",
     "LegacyThreadCreate",
@@ -87,4 +90,5 @@ __all__ = [
     "ThreadWithFlatMessageCreate",
     "ThreadWithMessageBody",
     "ThreadWithMessageCreate",
+    "ToolCall",
 ]

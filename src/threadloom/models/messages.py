@@ -23,6 +23,7 @@ from .base import ImageURLs, JSONObject, ResourceId, _Query, _Request, _Response
 from .threads import Thread, ThreadCreate
 
 __all__ = [
+    "FunctionCall",
     "Message",
     "MessageBatchCreate",
     "MessageCreate",
@@ -31,7 +32,24 @@ __all__ = [
     "ThreadWithMessage",
     "ThreadWithMessageBody",
     "ThreadWithMessageCreate",
+    "ToolCall",
 ]
+
+ToolCallId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+ParticipantName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class FunctionCall(_Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    arguments: str = Field(description="The call's arguments, as the model wrote them (JSON).")
+
+
+class ToolCall(_Request):
+    """A tool call of an assistant message, as OpenAI's Chat Completions API writes it."""
+
+    id: ToolCallId
+    type: Literal["function"] = "function"
+    function: FunctionCall
 
 
 class MessageCreate(_Request):
@@ -43,10 +61,35 @@ class MessageCreate(_Request):
     images: ImageURLs = Field(default_factory=list)
     private: StrictBool = False
     metadata: JSONObject = Field(default_factory=dict)
+    tool_calls: list[ToolCall] | None = Field(
+        None, max_length=128, description="An assistant message's calls (content may be empty)."
+    )
+    tool_call_id: ToolCallId | None = Field(
+        None, description="On a tool message: the tool call it answers."
+    )
+    name: ParticipantName | None = Field(
+        None, description="Who wrote it: a participant, or the tool of a tool message."
+    )
+
+    @model_validator(mode="after")
+    def _tool_fields_fit_the_role(self) -> MessageCreate:
+        if self.tool_calls is not None and self.role != "assistant":
+            raise PydanticCustomError(
+                "tool_calls_role", "tool_calls are made by assistant messages only"
+            )
+        if self.tool_call_id is not None and self.role != "tool":
+            raise PydanticCustomError(
+                "tool_call_id_role", "tool_call_id belongs on tool messages only"
+            )
+        return self
 
 
 class MessageBatchCreate(_Request):
     messages: list[MessageCreate] = Field(min_length=1)
+
+
+def _absent(value: object) -> bool:
+    return value is None
 
 
 class Message(_Response):
@@ -60,6 +103,13 @@ class Message(_Response):
     private: bool
     metadata: JSONObject
     created_at: str
+    # As the server writes them: present only when the message was given them.
+    tool_calls: list[ToolCall] | None = Field(None, exclude_if=_absent)
+    """Present on an assistant message that calls tools."""
+    tool_call_id: str | None = Field(None, exclude_if=_absent)
+    """Present on a tool message: the call it answers."""
+    name: str | None = Field(None, exclude_if=_absent)
+    """Present when the message was written with one."""
 
 
 class MessageListQuery(_Query):
@@ -102,7 +152,7 @@ class ThreadWithFlatMessageCreate(MessageCreate):
 _FLAT_MESSAGE_FIELDS = frozenset(MessageCreate.model_fields)
 _ONE_FORM = (
     "give the first message either under 'message' or as top-level fields (content, role, "
-    "images, private, metadata, id), not both"
+    "images, private, metadata, id, tool_calls, tool_call_id, name), not both"
 )
 
 

@@ -14,12 +14,13 @@ The ``...Changes`` dicts are what a mutation callback returns: the columns to ch
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Required, TypedDict, TypeVar, cast
+from typing import Any, Literal, NotRequired, Required, TypedDict, TypeVar, cast
 
 from ..models import MessageCreate, ThreadCreate, ThreadStatus
 from ..models.keys import KeyRole
 
 __all__ = [
+    "MESSAGE_ITEM_FIELDS",
     "ApiKeyRow",
     "AssistantChanges",
     "AssistantFields",
@@ -35,6 +36,7 @@ __all__ = [
     "changed",
     "new_api_key_row",
     "new_assistant_row",
+    "message_item",
     "new_message_rows",
     "new_space_row",
     "new_thread_row",
@@ -101,6 +103,14 @@ class MessageRow(TypedDict):
     private: bool
     metadata: dict[str, Any]
     created_at: str
+    # The message's item fields, present only when it has them (see ``message_item``).
+    tool_calls: NotRequired[list[dict[str, Any]]]
+    tool_call_id: NotRequired[str]
+    name: NotRequired[str]
+
+
+MESSAGE_ITEM_FIELDS = ("tool_calls", "tool_call_id", "name")
+"""The fields of a message stored together in its ``item`` (one JSON object, or nothing)."""
 
 
 class StateRow(TypedDict):
@@ -262,16 +272,34 @@ def new_thread_row(
     }
 
 
+def message_item(message: MessageCreate) -> dict[str, Any] | None:
+    """What a new message stores in its ``item``: its item fields that are set, as JSON
+    values, or None when it has none (most messages: checked first, at no cost)."""
+    if message.tool_calls is None and message.tool_call_id is None and message.name is None:
+        return None
+    item: dict[str, Any] = {}
+    if message.tool_calls is not None:
+        item["tool_calls"] = [call.model_dump() for call in message.tool_calls]
+    if message.tool_call_id is not None:
+        item["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        item["name"] = message.name
+    return item
+
+
 def new_message_rows(
     thread_id: str,
     ids: Sequence[str],
     seqs: Sequence[int],
     messages: Sequence[MessageCreate],
     now: str,
+    items: Sequence[dict[str, Any] | None] | None = None,
 ) -> list[MessageRow]:
-    """The rows of the messages just appended with these ids and numbers (no read-back)."""
-    return [
-        {
+    """The rows of the messages just appended with these ids and numbers (no read-back);
+    ``items`` are their ``message_item``s when the caller has made them already."""
+    rows: list[MessageRow] = []
+    for index, (message_id, seq, m) in enumerate(zip(ids, seqs, messages, strict=True)):
+        row: MessageRow = {
             "object": "message",
             "id": message_id,
             "thread_id": thread_id,
@@ -283,8 +311,11 @@ def new_message_rows(
             "metadata": m.metadata,
             "created_at": now,
         }
-        for message_id, seq, m in zip(ids, seqs, messages, strict=True)
-    ]
+        item = message_item(m) if items is None else items[index]
+        if item is not None:
+            row.update(item)  # type: ignore[typeddict-item]
+        rows.append(row)
+    return rows
 
 
 def new_assistant_row(space_id: str, fields: AssistantFields, now: str) -> AssistantRow:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import asyncpg
 
@@ -29,7 +29,14 @@ from ..batching import (
     write_states_one_by_one,
 )
 from ..idempotent import IdempotentWrite, item_failure, take_write
-from ..rows import MessageRow, StateRow, StateVersionRow, new_message_rows, state_row
+from ..rows import (
+    MessageRow,
+    StateRow,
+    StateVersionRow,
+    message_item,
+    new_message_rows,
+    state_row,
+)
 from .connection import Pooled, PostgresBase, Record, _dumps, _live, _ts, _wire_ts
 from .recorded import FREE, KeyRecordedMeanwhile, claim_keys, record_results, run_recorded
 from .rows import message_row, state_version_row
@@ -48,11 +55,13 @@ WITH t AS (
     WHERE space_id = $1 AND id = $2 AND status = 'active' AND {_live(4)}
     RETURNING pk, last_seq
 )
-INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata, created_at)
+INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata, created_at,
+                      item)
 SELECT m.id, t.pk, t.last_seq - $3::bigint + m.ord, m.role, m.content, m.images::jsonb,
-       m.private, m.metadata::jsonb, $4::timestamptz
-FROM t, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[])
-    WITH ORDINALITY AS m(id, role, content, images, private, metadata, ord)
+       m.private, m.metadata::jsonb, $4::timestamptz, m.item::jsonb
+FROM t, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::text[],
+               $11::text[])
+    WITH ORDINALITY AS m(id, role, content, images, private, metadata, item, ord)
 RETURNING id, seq
 """
 
@@ -118,17 +127,28 @@ def _split(items: Sequence[AppendItem], rows: list[MessageRow]) -> list[Any]:
     return parts
 
 
-def _message_arrays(
-    messages: Sequence[MessageCreate],
-) -> tuple[list[str], list[str], list[str], list[str], list[bool], list[str]]:
-    return (
-        [m.id or new_id("msg") for m in messages],
+class MessageArrays(NamedTuple):
+    """New messages as the arrays an ``unnest`` reads (``params``, in its column order:
+    id, role, content, images, private, metadata, item), with their ids and items."""
+
+    ids: list[str]
+    items: list[dict[str, Any] | None]
+    params: tuple[list[Any], ...]
+
+
+def message_arrays(messages: Sequence[MessageCreate]) -> MessageArrays:
+    ids = [m.id or new_id("msg") for m in messages]
+    items = [message_item(m) for m in messages]
+    params = (
+        ids,
         [m.role for m in messages],
         [m.content for m in messages],
         [_dumps(m.images) for m in messages],
         [m.private for m in messages],
         [_dumps(m.metadata) for m in messages],
+        [None if item is None else _dumps(item) for item in items],
     )
+    return MessageArrays(ids, items, params)
 
 
 class MessageStoreMixin(PostgresBase):
@@ -155,11 +175,13 @@ class MessageStoreMixin(PostgresBase):
         if not messages:
             await self._writable_thread(space_id, thread_id)
             return []
-        arrays = _message_arrays(messages)
+        arrays = message_arrays(messages)
         while True:
             now = utc_now()
             try:
-                rows = await db.fetch(_APPEND_SQL, space_id, thread_id, len(messages), now, *arrays)
+                rows = await db.fetch(
+                    _APPEND_SQL, space_id, thread_id, len(messages), now, *arrays.params
+                )
             except asyncpg.UniqueViolationError as exc:
                 raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
             if rows:
@@ -168,8 +190,8 @@ class MessageStoreMixin(PostgresBase):
             # restored between the two statements, in which case append again.
             await self._writable_thread(space_id, thread_id)
         seq_of = {r[0]: r[1] for r in rows}
-        seqs = [seq_of[message_id] for message_id in arrays[0]]
-        return new_message_rows(thread_id, arrays[0], seqs, messages, format_ts(now))
+        seqs = [seq_of[message_id] for message_id in arrays.ids]
+        return new_message_rows(thread_id, arrays.ids, seqs, messages, format_ts(now), arrays.items)
 
     async def append_messages(
         self, space_id: str, thread_id: str, messages: Sequence[MessageCreate]
@@ -259,7 +281,7 @@ class MessageStoreMixin(PostgresBase):
         sql = (
             f"SELECT t.pk, p.* FROM threads t LEFT JOIN LATERAL ("
             "SELECT m.id, m.seq, m.role, m.content, m.images, m.private, m.metadata,"
-            f" {_wire_ts('m.created_at')} AS created_at"
+            f" {_wire_ts('m.created_at')} AS created_at, m.item"
             f" FROM messages m WHERE {' AND '.join(where)}"
             f" ORDER BY m.seq {plan.direction} LIMIT $3) p ON true"
             f" WHERE t.space_id = $1 AND t.id = $2 AND {_live(4, 't')}"

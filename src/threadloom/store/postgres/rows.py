@@ -64,8 +64,8 @@ def thread_row(r: Record) -> ThreadRow:
 
 def message_row(r: Record, thread_id: str, offset: int = 0) -> MessageRow:
     """From ``id, seq, role, content, images, private, metadata, created_at`` (wire text),
-    starting at column ``offset``."""
-    return {
+    ``item``, starting at column ``offset``."""
+    row: MessageRow = {
         "object": "message",
         "id": r[offset],
         "thread_id": thread_id,
@@ -77,6 +77,10 @@ def message_row(r: Record, thread_id: str, offset: int = 0) -> MessageRow:
         "metadata": r[offset + 6],
         "created_at": r[offset + 7],
     }
+    item = r[offset + 8]
+    if item is not None:
+        row.update(item)
+    return row
 
 
 def state_version_row(r: Record, offset: int = 0) -> StateVersionRow:

@@ -27,7 +27,7 @@ from ..idempotent import take_write
 from ..matching import filter_terms, fold, search_columns
 from ..rows import MessageRow, ThreadRow, changed, new_message_rows, new_thread_row
 from .connection import Pooled, PostgresBase, Record, _count, _live, _wire_ts
-from .messages import _message_arrays
+from .messages import message_arrays
 from .recorded import run_recorded
 from .rows import THREAD_COLUMNS, thread_row
 
@@ -49,19 +49,19 @@ WITH t AS (
     SELECT s.id, $2::text, $3::text, $4::text, $5::boolean, 'active', $6::jsonb, $7::jsonb,
            $8::integer, $9::timestamptz, $10::jsonb, $11::bigint, $11::bigint,
            $12::timestamptz, $12::timestamptz,
-           coalesce($19::timestamptz,
+           coalesce($20::timestamptz,
                     $12::timestamptz + make_interval(secs => s.default_thread_ttl_seconds)),
-           $20::text, $21::jsonb
+           $21::text, $22::jsonb
     FROM spaces s WHERE s.id = $1::text
     RETURNING pk, expires_at
 ), first_messages AS (
     INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata,
-                          created_at)
+                          created_at, item)
     SELECT m.id, t.pk, m.ord, m.role, m.content, m.images::jsonb, m.private,
-           m.metadata::jsonb, $12::timestamptz
+           m.metadata::jsonb, $12::timestamptz, m.item::jsonb
     FROM t, unnest($13::text[], $14::text[], $15::text[], $16::text[], $17::bool[],
-                   $18::text[])
-        WITH ORDINALITY AS m(id, role, content, images, private, metadata, ord)
+                   $18::text[], $19::text[])
+        WITH ORDINALITY AS m(id, role, content, images, private, metadata, item, ord)
 )
 SELECT {_wire_ts("t.expires_at")} FROM t
 """
@@ -123,7 +123,7 @@ class ThreadStoreMixin(PostgresBase):
         now = utc_now()
         version = 0 if thread.state is None else 1
         role_mapping = {k: v.model_dump() for k, v in thread.role_mapping.items()}
-        arrays = _message_arrays(messages)
+        arrays = message_arrays(messages)
         search = search_columns({"title": thread.title, "metadata": thread.metadata})
         args = (
             space_id,
@@ -138,7 +138,7 @@ class ThreadStoreMixin(PostgresBase):
             role_mapping,
             len(messages),
             now,
-            *arrays,
+            *arrays.params,
             requested_expiry(now, thread),
             search["title_folded"],
             search["metadata_terms"],
@@ -170,7 +170,7 @@ class ThreadStoreMixin(PostgresBase):
             raise NotFound(f"space {space_id!r} does not exist")
         stamp = format_ts(now)
         stored = new_message_rows(
-            thread_id, arrays[0], range(1, len(messages) + 1), messages, stamp
+            thread_id, arrays.ids, range(1, len(messages) + 1), messages, stamp, arrays.items
         )
         row = new_thread_row(
             space_id,

@@ -19,7 +19,14 @@ from ..base import (
 )
 from ..batching import AppendItem, AppendResult, StateResult, StateWrite
 from ..idempotent import IdempotentWrite, item_failure, take_write
-from ..rows import MessageRow, StateRow, StateVersionRow, new_message_rows, state_row
+from ..rows import (
+    MessageRow,
+    StateRow,
+    StateVersionRow,
+    message_item,
+    new_message_rows,
+    state_row,
+)
 from .access import is_replay, record_result, recorded_replay
 from .connection import LIVE, SQLiteBase, _dumps, _loads, _now
 from .rows import MESSAGE_COLUMNS, message_row, state_version_row
@@ -44,6 +51,7 @@ def _insert_messages(
         return []
     ids = [m.id or new_id("msg") for m in messages]
     seqs = range(last_seq + 1, last_seq + 1 + len(messages))
+    items = [message_item(m) for m in messages]
     params = [
         (
             message_id,
@@ -55,18 +63,19 @@ def _insert_messages(
             m.private,
             _dumps(m.metadata),
             now,
+            None if item is None else _dumps(item),
         )
-        for message_id, seq, m in zip(ids, seqs, messages, strict=True)
+        for message_id, seq, m, item in zip(ids, seqs, messages, items, strict=True)
     ]
     try:
         db.executemany(
             "INSERT INTO messages (id, thread_pk, seq, role, content, images, private, metadata,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, item) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             params,
         )
     except sqlite3.IntegrityError as exc:
         raise AlreadyExists(MESSAGE_ID_TAKEN) from exc
-    return new_message_rows(thread_id, ids, seqs, messages, now)
+    return new_message_rows(thread_id, ids, seqs, messages, now, items)
 
 
 def _append(

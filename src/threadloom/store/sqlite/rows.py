@@ -64,11 +64,11 @@ def thread_row(r: SQLiteRow) -> ThreadRow:
     }
 
 
-MESSAGE_COLUMNS = "id, seq, role, content, images, private, metadata, created_at"
+MESSAGE_COLUMNS = "id, seq, role, content, images, private, metadata, created_at, item"
 
 
 def message_row(r: SQLiteRow, thread_id: str) -> MessageRow:
-    return {
+    row: MessageRow = {
         "object": "message",
         "id": r[0],
         "thread_id": thread_id,
@@ -80,6 +80,9 @@ def message_row(r: SQLiteRow, thread_id: str) -> MessageRow:
         "metadata": _loads(r[6]),
         "created_at": r[7],
     }
+    if r[8] is not None:
+        row.update(_loads(r[8]))
+    return row
 
 
 def state_version_row(version: int, state: str | None, created_at: str) -> StateVersionRow:
