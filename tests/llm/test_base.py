@@ -20,6 +20,7 @@ from threadloom.llm import (
     ProviderTimeout,
     StreamEvent,
     TextDelta,
+    ToolCall,
     complete,
 )
 from threadloom.server.problems import install_problem_handlers
@@ -34,8 +35,20 @@ class TestChatMessage:
         assert hash(message) == hash(ChatMessage("user", "Look", images=("https://x.test/a.png",)))
 
     def test_unknown_roles_are_refused(self) -> None:
-        with pytest.raises(ValueError, match="role must be one of system, user, assistant"):
-            ChatMessage("tool", "x")  # type: ignore[arg-type]  # a refused role, on purpose
+        with pytest.raises(ValueError, match="role must be one of system, user, assistant, tool"):
+            ChatMessage("function", "x")  # type: ignore[arg-type]  # a refused role, on purpose
+
+    def test_tool_calls_and_results_have_their_roles(self) -> None:
+        call = ToolCall("c1", "f", "{}")
+        message = ChatMessage("assistant", "", tool_calls=[call])
+        assert message.tool_calls == (call,)
+        assert hash(message) == hash(ChatMessage("assistant", "", tool_calls=(call,)))
+        with pytest.raises(ValueError, match="only assistant messages make tool calls"):
+            ChatMessage("user", "x", tool_calls=[call])
+        with pytest.raises(ValueError, match="answers a tool_call_id"):
+            ChatMessage("tool", "x")
+        with pytest.raises(ValueError, match="answers a tool_call_id"):
+            ChatMessage("user", "x", tool_call_id="c1")
 
     def test_only_user_messages_carry_images(self) -> None:
         with pytest.raises(ValueError, match="only user messages carry images"):

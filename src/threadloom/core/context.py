@@ -4,9 +4,12 @@ The thread is read backwards a page at a time and reading stops as soon as the b
 spent, so a thread of a million messages costs what its tail costs. Tokens are counted with
 the documented estimate of :mod:`threadloom.llm.tokens` (no tokenizer ships offline).
 
-Roles: ``user``, ``assistant`` and ``system`` messages go as they are; any other role (a
-``tool`` result, a second participant) goes as a user message whose ``name`` is the role.
-Images travel only on user messages. Private messages are part of the conversation and are
+Roles: ``user``, ``assistant`` and ``system`` messages go as they are (with their
+``name``), an assistant's ``tool_calls`` with it, and a ``tool`` message that answers a
+``tool_call_id`` as that call's result; any other role (a ``tool`` message without a call id,
+a second participant) goes as a user message whose ``name`` is the role. Images travel only
+on user messages. A call and its results are kept or left out together at the budget's edge
+(``fit_newest``). Private messages are part of the conversation and are
 sent too: privacy hides them from read-only keys, not from the thread's own assistant. What
 a *caller* is shown of a context (``as_wire``) leaves them out when :mod:`.privacy` says so,
 and then counts the tokens of what it shows.
@@ -18,7 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, cast
 
-from ..llm.base import ChatMessage, ChatRole
+from ..llm.base import ChatMessage, ChatRole, ToolCall
 from ..llm.tokens import count_message_tokens, count_prompt_tokens, fit_newest
 from ..store import Store
 from ..store.base import MessageQuery
@@ -70,24 +73,43 @@ class ChatContext:
             "max_tokens": self.budget,
             "tokens": self.tokens if shown else count_prompt_tokens([m for _, m in entries]),
             "truncated": self.truncated,
-            "messages": [
-                {
-                    "id": message_id,
-                    "role": message.role,
-                    "name": message.name,
-                    "content": message.content,
-                    "images": list(message.images),
-                }
-                for message_id, message in entries
-            ],
+            "messages": [_wire_message(message_id, message) for message_id, message in entries],
         }
+
+
+def _wire_message(message_id: str | None, message: ChatMessage) -> dict[str, Any]:
+    wire: dict[str, Any] = {
+        "id": message_id,
+        "role": message.role,
+        "name": message.name,
+        "content": message.content,
+        "images": list(message.images),
+    }
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    return wire
 
 
 def chat_message_of(row: MessageRow) -> ChatMessage:
     role = row["role"]
+    name = row.get("name")
     if role in ("user", "assistant", "system"):
         images = row["images"] if role == "user" else ()
-        return ChatMessage(cast(ChatRole, role), row["content"], images=images)
+        calls = [
+            ToolCall(call["id"], call["function"]["name"], call["function"]["arguments"])
+            for call in row.get("tool_calls", ())
+        ]
+        return ChatMessage(
+            cast(ChatRole, role), row["content"], name=name, images=images, tool_calls=calls
+        )
+    call_id = row.get("tool_call_id")
+    if role == "tool" and call_id is not None:
+        return ChatMessage("tool", row["content"], tool_call_id=call_id)
     name = _NAME_CHARS.sub("_", role)[:64]
     return ChatMessage("user", row["content"], name=name, images=row["images"])
 

@@ -25,6 +25,7 @@ from .base import (
     StreamDone,
     StreamEvent,
     TextDelta,
+    ToolCall,
     Usage,
     complete,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "StreamDone",
     "StreamEvent",
     "TextDelta",
+    "ToolCall",
     "Usage",
     "complete",
     "count_message_tokens",

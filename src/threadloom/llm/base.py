@@ -50,12 +50,23 @@ __all__ = [
     "StreamDone",
     "StreamEvent",
     "TextDelta",
+    "ToolCall",
     "Usage",
     "complete",
 ]
 
-ChatRole = Literal["system", "user", "assistant"]
+ChatRole = Literal["system", "user", "assistant", "tool"]
 _ROLES: tuple[str, ...] = get_args(ChatRole)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call an assistant message made: its id, the function and its arguments
+    (JSON text, as the model wrote them)."""
+
+    id: str
+    name: str
+    arguments: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +74,29 @@ class ChatMessage:
     """One message of the conversation sent to a model.
 
     Only user messages carry images (http(s) or ``data:`` URLs), as in the chat-completions
-    API; the caller decides what to do with images on other roles.
+    API; the caller decides what to do with images on other roles. Only assistant messages
+    make ``tool_calls``, and a ``tool`` message is the result of the call ``tool_call_id``.
     """
 
     role: ChatRole
     content: str
     name: str | None = None
     images: Sequence[str] = field(default=())
+    tool_calls: Sequence[ToolCall] = field(default=())
+    tool_call_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in _ROLES:
             raise ValueError(f"role must be one of {', '.join(_ROLES)}, not {self.role!r}")
-        # A tuple, so the message is immutable and hashable whatever sequence was given.
+        # Tuples, so the message is immutable and hashable whatever sequences were given.
         object.__setattr__(self, "images", tuple(self.images))
+        object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
         if self.images and self.role != "user":
             raise ValueError(f"only user messages carry images, not {self.role} messages")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError(f"only assistant messages make tool calls, not {self.role} ones")
+        if (self.role == "tool") != (self.tool_call_id is not None):
+            raise ValueError("a tool message, and only one, answers a tool_call_id")
 
 
 @dataclass(frozen=True, slots=True)

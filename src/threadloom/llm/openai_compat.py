@@ -28,6 +28,7 @@ from openai.types.chat import (
     ChatCompletionContentPartParam,
     ChatCompletionMessageParam,
     ChatCompletionSystemMessageParam,
+    ChatCompletionToolMessageParam,
     ChatCompletionUserMessageParam,
 )
 
@@ -70,11 +71,29 @@ def _to_openai_message(message: ChatMessage) -> ChatCompletionMessageParam:
     if message.role == "assistant":
         assistant: ChatCompletionAssistantMessageParam = {
             "role": "assistant",
-            "content": message.content,
+            # A message that only calls tools has no content, which the API writes as null.
+            "content": message.content or None if message.tool_calls else message.content,
         }
         if message.name:
             assistant["name"] = message.name
+        if message.tool_calls:
+            assistant["tool_calls"] = [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in message.tool_calls
+            ]
         return assistant
+    if message.role == "tool":
+        assert message.tool_call_id is not None  # ChatMessage requires it
+        tool: ChatCompletionToolMessageParam = {
+            "role": "tool",
+            "tool_call_id": message.tool_call_id,
+            "content": message.content,
+        }
+        return tool
     content: str | list[ChatCompletionContentPartParam] = message.content
     if message.images:
         parts: list[ChatCompletionContentPartParam] = []

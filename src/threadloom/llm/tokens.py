@@ -50,6 +50,11 @@ def count_message_tokens(message: ChatMessage) -> int:
     tokens = MESSAGE_OVERHEAD_TOKENS + count_text_tokens(message.content)
     if message.name:
         tokens += count_text_tokens(message.name)
+    if message.tool_call_id:
+        tokens += count_text_tokens(message.tool_call_id)
+    for call in message.tool_calls:
+        tokens += count_text_tokens(call.id) + count_text_tokens(call.name)
+        tokens += count_text_tokens(call.arguments)
     return tokens + IMAGE_TOKENS * len(message.images)
 
 
@@ -71,7 +76,9 @@ def fit_newest(
 
     ``messages`` is oldest first. The system message is always included, even when it alone
     is over the budget; then whole messages are taken from the newest backwards until the
-    next one would not fit, so the result is always an unbroken tail of the conversation.
+    next one would not fit, so the result is always an unbroken tail of the conversation;
+    it never begins with tool results whose call did not fit (a model refuses a result
+    without its call), so a call and its results are kept or left out together.
     Leave room for the reply: pass the context window minus ``max_tokens`` as the budget.
     Only the messages kept are counted, so a long history costs no more than a short one.
     """
@@ -87,5 +94,7 @@ def fit_newest(
             break
         tail.append(message)
         remaining -= cost
+    while tail and tail[-1].role == "tool" and len(tail) < len(messages):
+        tail.pop()  # the oldest kept is a result whose call was cut off
     tail.reverse()
     return head + tail

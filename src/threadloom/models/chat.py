@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field, StrictBool
 
 from ..validation import StorableInput
 from .base import ImageURLs, JSONObject, ResourceId, _Request, _Response
+from .messages import ToolCall
 
 __all__ = ["ChatContext", "ChatCreate", "ContextMessage", "ContextQuery"]
 
@@ -28,6 +29,8 @@ class ContextMessage(_Response):
     name: str | None
     content: str
     images: list[str]
+    tool_calls: list[ToolCall] | None = Field(None, description="An assistant's calls.")
+    tool_call_id: str | None = Field(None, description="The call a tool result answers.")
 
 
 class ChatContext(_Response):
