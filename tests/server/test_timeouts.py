@@ -6,20 +6,28 @@ fixed 400."""
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import select
 import shutil
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
 
-from tests.fixtures.servers import LiveServer, start_server, stop_server
+from tests.fixtures.databases import make_settings
+from tests.fixtures.servers import LiveServer, free_port, start_server, stop_server
+from threadloom.server.app import create_app
+from threadloom.server.protocol import TimedHttpToolsProtocol
 
 pytestmark = pytest.mark.server
 
@@ -29,7 +37,7 @@ TIMEOUTS = ("--header-timeout", "1", "--body-timeout", "1")
 SOCKET_TIMEOUT = 20.0
 
 
-def _connect(server: LiveServer) -> socket.socket:
+def _connect(server: Served) -> socket.socket:
     parts = urlsplit(server.url)
     sock = socket.create_connection((parts.hostname, parts.port), timeout=SOCKET_TIMEOUT)
     return sock
@@ -81,12 +89,68 @@ def _drip_until_closed(sock: socket.socket, data: bytes) -> bool:
     return closed
 
 
-@pytest.fixture(scope="module")
-def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """One server with 1 s deadlines for the tests that need no other."""
+@dataclass
+class InProcessServer:
+    """uvicorn serving the app with threadloom serve's protocol, in a thread of the test's
+    own process (so that coverage sees the protocol run)."""
+
+    url: str
+
+
+Served = LiveServer | InProcessServer
+
+
+@contextmanager
+def _in_process_server(database_url: str) -> Iterator[InProcessServer]:
+    settings = make_settings(
+        database_url=database_url,
+        migrate_on_start=False,
+        header_timeout_seconds=1.0,
+        body_timeout_seconds=1.0,
+    )
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings),
+        host="127.0.0.1",
+        port=port,
+        http=functools.partial(  # type: ignore[arg-type]
+            TimedHttpToolsProtocol, header_timeout=1.0, body_timeout=1.0
+        ),
+        ws="none",
+        log_level="warning",
+        lifespan="on",
+    )
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if uv.started:
+                break
+            time.sleep(0.05)
+        assert uv.started, "the in-process server did not start"
+        yield InProcessServer(f"http://127.0.0.1:{port}")
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module", params=["process", "in-process"])
+def server(
+    request: pytest.FixtureRequest,
+    sqlite_template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[LiveServer | InProcessServer]:
+    """One server with 1 s deadlines for the tests that need no other: ``threadloom serve``
+    itself, and its protocol in process."""
     directory = tmp_path_factory.mktemp("timeouts")
     shutil.copy(sqlite_template, directory / "threadloom.db")
-    live = start_server(f"sqlite:///{directory / 'threadloom.db'}", directory, *TIMEOUTS)
+    database_url = f"sqlite:///{directory / 'threadloom.db'}"
+    if request.param == "in-process":
+        with _in_process_server(database_url) as in_process:
+            yield in_process
+        return
+    live = start_server(database_url, directory, *TIMEOUTS)
     try:
         yield live
     finally:
@@ -101,20 +165,18 @@ def server(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         pytest.param(b"GET /healthz HTTP/1.1\r\nHost: x\r\nAccept: */", id="half the headers"),
     ],
 )
-def test_a_stalled_request_head_is_closed_without_an_answer(
-    server: LiveServer, head: bytes
-) -> None:
+def test_a_stalled_request_head_is_closed_without_an_answer(server: Served, head: bytes) -> None:
     with _connect(server) as sock:
         sock.sendall(head)
         assert _until_closed(sock) == b""
 
 
-def test_a_head_sent_a_byte_at_a_time_is_closed(server: LiveServer) -> None:
+def test_a_head_sent_a_byte_at_a_time_is_closed(server: Served) -> None:
     with _connect(server) as sock:
         assert _drip_until_closed(sock, b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"s" * 200)
 
 
-def test_a_dripping_head_after_a_kept_alive_request_is_closed(server: LiveServer) -> None:
+def test_a_dripping_head_after_a_kept_alive_request_is_closed(server: Served) -> None:
     with _connect(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         answer = b""
@@ -124,7 +186,7 @@ def test_a_dripping_head_after_a_kept_alive_request_is_closed(server: LiveServer
         assert _drip_until_closed(sock, b"GET /healthz HTTP/1.1\r\nX-Slow: " + b"s" * 200)
 
 
-def test_a_stalled_body_the_server_reads_gets_a_408_and_is_closed(server: LiveServer) -> None:
+def test_a_stalled_body_the_server_reads_gets_a_408_and_is_closed(server: Served) -> None:
     with _connect(server) as sock:
         sock.sendall(
             f"POST {THREADS} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -140,7 +202,7 @@ def test_a_stalled_body_the_server_reads_gets_a_408_and_is_closed(server: LiveSe
         assert client.get(f"{THREADS}/1").status_code == 404  # nothing was written
 
 
-def test_a_dripping_body_the_server_reads_gets_a_408_and_is_closed(server: LiveServer) -> None:
+def test_a_dripping_body_the_server_reads_gets_a_408_and_is_closed(server: Served) -> None:
     body = b'{"id": "dripped", "title": "' + b"t" * 200 + b'"}'
     with _connect(server) as sock:
         sock.sendall(
@@ -154,7 +216,7 @@ def test_a_dripping_body_the_server_reads_gets_a_408_and_is_closed(server: LiveS
     assert json.loads(problem)["status"] == 408
 
 
-def test_a_dripping_body_the_server_does_not_read_is_closed(server: LiveServer) -> None:
+def test_a_dripping_body_the_server_does_not_read_is_closed(server: Served) -> None:
     with _connect(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\nabc")
         answer = b""
@@ -177,7 +239,7 @@ def test_a_dripping_body_the_server_does_not_read_is_closed(server: LiveServer) 
         ),
     ],
 )
-def test_malformed_http_gets_one_short_fixed_400(server: LiveServer, request_bytes: bytes) -> None:
+def test_malformed_http_gets_one_short_fixed_400(server: Served, request_bytes: bytes) -> None:
     with _connect(server) as sock:
         sock.sendall(request_bytes)
         status, headers, body = _split(_until_closed(sock))
