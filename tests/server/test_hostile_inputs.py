@@ -367,6 +367,7 @@ _PATH_VALUES = {
     "thread_id": "t1",
     "session_id": "t1",
     "assistant_id": "a1",
+    "message_id": "m1",
     "key_id": "k1",
 }
 _NO_STORE = {"/healthz", "/readyz", "/", "/metrics"}

@@ -223,6 +223,8 @@ RAISED: list[Request] = [
     ),
     ("GET", "/v1/spaces/elsewhere/threads/t1", {}),
     ("GET", f"{THREADS}/t1/messages?after=garbage", {}),
+    ("GET", f"{THREADS}/t1/messages/nope", {}),
+    ("DELETE", f"{THREADS}/t1/messages/nope", {}),
 ]
 
 # Irregular requests: the hot path hands them to FastAPI.
@@ -298,7 +300,18 @@ async def test_the_hot_path_answers_as_fastapi_does(sqlite_template: Path, tmp_p
     assert hot[4][1]["idempotent-replayed"] == "true"
     assert hot[len(REGULAR) - 2][1]["idempotent-replayed"] == "true"
     assert hot[len(REGULAR) - 2][2]["message"]["role"] == "assistant"
-    assert statuses[len(REGULAR) : regular_and_raised] == [404, 404, 404, 412, 409, 422, 404, 422]
+    assert statuses[len(REGULAR) : regular_and_raised] == [
+        404,
+        404,
+        404,
+        412,
+        409,
+        422,
+        404,
+        422,
+        404,
+        404,
+    ]
     declined = statuses[regular_and_raised : regular_and_raised + len(DECLINED)]
     assert declined == [422] * len(DECLINED)
     # Merge patch, archive, purge, a method no route has here (405), a space.
@@ -502,6 +515,8 @@ def test_the_hot_endpoints_are_the_ones_named(tmp_path: Path) -> None:
         "get_thread",
         "update_thread",
         "restore_thread",
+        "get_message",
+        "delete_message",
     }
     # A merge patch body and a plain query parameter are FastAPI's to read.
     cold = {

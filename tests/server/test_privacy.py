@@ -40,8 +40,11 @@ SHOWN_TO_WRITERS = frozenset(
         "GET /v1/spaces/{space_id}/threads/{thread_id}/events Last-Event-ID",
         "GET /v1/spaces/{space_id}/events",
         "GET /v1/spaces/{space_id}/events Last-Event-ID",
+        "GET /v1/spaces/{space_id}/threads/{thread_id}/messages/{message_id}",
     }
 )
+PRIVATE_MESSAGE = "private-message"
+
 # Where a reader is shown the thread's public messages (so the walk did read them).
 SHOWN_TO_READERS = frozenset(
     {
@@ -142,7 +145,12 @@ async def world(app: FastAPI) -> World:
         {
             "messages": [
                 {"role": "user", "content": world.public},
-                {"role": "assistant", "content": world.marker, "private": True},
+                {
+                    "id": PRIVATE_MESSAGE,
+                    "role": "assistant",
+                    "content": world.marker,
+                    "private": True,
+                },
                 {"role": "user", "content": f"{world.public} again"},
             ]
         },
@@ -169,7 +177,12 @@ async def world(app: FastAPI) -> World:
 
 def _url(path: str, method: str) -> str:
     """Real ids, except for a DELETE, whose ids do not exist (the walk destroys nothing)."""
-    real = {"space_id": SPACE, "thread_id": THREAD, "session_id": THREAD}
+    real = {
+        "space_id": SPACE,
+        "thread_id": THREAD,
+        "session_id": THREAD,
+        "message_id": PRIVATE_MESSAGE,  # a route of one message is asked for the private one
+    }
     values = {} if method == "DELETE" else real
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), MISSING), path)
 

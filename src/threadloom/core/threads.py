@@ -27,7 +27,7 @@ from .auth import Principal
 from .cursors import Timestamp, decode_cursor, encode_cursor
 from .limits import LimitChecker
 from .pages import page_of
-from .privacy import shows_private
+from .privacy import may_see, shows_private
 from .spaces import merge_keys
 
 __all__ = ["ThreadService", "messages_page"]
@@ -44,6 +44,10 @@ def messages_page(rows: list[MessageRow]) -> dict[str, Any]:
 
 def _not_found(thread_id: str) -> NotFound:
     return NotFound(f"thread {thread_id!r} does not exist")
+
+
+def _message_not_found(thread_id: str, message_id: str) -> NotFound:
+    return NotFound(f"message {message_id!r} does not exist in thread {thread_id!r}")
 
 
 def _check_expiry(expires_at: datetime, loc: tuple[str, ...]) -> None:
@@ -233,3 +237,37 @@ class ThreadService:
         if page is None:
             raise _not_found(thread_id)
         return page_of(page, _message_cursor)
+
+    async def get_message(
+        self, principal: Principal, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow:
+        """One message; a private one is missing to a caller who may not see it."""
+        principal.require_space(space_id)
+        row = await self.store.get_message(space_id, thread_id, message_id)
+        if row is None or not may_see(principal, row):
+            raise _message_not_found(thread_id, message_id)
+        return row
+
+    async def delete_message(
+        self, principal: Principal, space_id: str, thread_id: str, message_id: str
+    ) -> dict[str, Any]:
+        """Delete one message: the thread counts one fewer, and its seq is never reused
+        (the messages after it keep theirs)."""
+        principal.require_writer(space_id)
+        row = await self.store.delete_message(space_id, thread_id, message_id)
+        if row is None:
+            raise _message_not_found(thread_id, message_id)
+        self._publish(
+            space_id,
+            thread_id,
+            "message.deleted",
+            {
+                "object": "message.deleted",
+                "id": row["id"],
+                "thread_id": thread_id,
+                "seq": row["seq"],
+                "private": row["private"],  # what privacy decides who is told
+                "deleted": True,
+            },
+        )
+        return {"object": "message.deleted", "id": row["id"], "deleted": True}

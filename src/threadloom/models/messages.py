@@ -27,6 +27,7 @@ __all__ = [
     "Message",
     "MessageBatchCreate",
     "MessageCreate",
+    "MessageDeleted",
     "MessageListQuery",
     "ThreadWithFlatMessageCreate",
     "ThreadWithMessage",
@@ -110,6 +111,12 @@ class Message(_Response):
     """Present on a tool message: the call it answers."""
     name: str | None = Field(None, exclude_if=_absent)
     """Present when the message was written with one."""
+
+
+class MessageDeleted(_Response):
+    object: Literal["message.deleted"] = "message.deleted"
+    id: str
+    deleted: Literal[True] = True
 
 
 class MessageListQuery(_Query):

@@ -80,3 +80,4 @@ IDEMPOTENCY_OPENAPI: dict[str, Any] = {
 SpaceId = Annotated[str, Path(pattern=ID_PATTERN, description="The space (tenant).")]
 ThreadId = Annotated[str, Path(pattern=ID_PATTERN, description="The thread.")]
 AssistantId = Annotated[str, Path(pattern=ID_PATTERN, description="The assistant.")]
+MessageId = Annotated[str, Path(pattern=ID_PATTERN, description="The message.")]

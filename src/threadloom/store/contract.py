@@ -114,6 +114,19 @@ class MessageStore(Protocol):
     async def list_messages(
         self, space_id: str, thread_id: str, query: MessageQuery
     ) -> PageSlice[MessageRow] | None: ...
+    async def get_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        """The message, or None when it (or its thread) does not exist."""
+        ...
+
+    async def delete_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        """Delete the message and count it off its thread (in one transaction); its seq is
+        never given again. The deleted row, or None when the message does not exist;
+        NotFound when the thread does not, ThreadArchived when it is archived."""
+        ...
 
 
 class StateStore(Protocol):

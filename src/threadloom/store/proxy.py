@@ -127,6 +127,16 @@ class StoreProxy(Store):
     ) -> PageSlice[MessageRow] | None:
         return await self._store.list_messages(space_id, thread_id, query)
 
+    async def get_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        return await self._store.get_message(space_id, thread_id, message_id)
+
+    async def delete_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        return await self._store.delete_message(space_id, thread_id, message_id)
+
     # state ----------------------------------------------------------------------------------
 
     async def get_state(self, space_id: str, thread_id: str) -> StateRow | None:

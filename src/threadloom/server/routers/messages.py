@@ -1,4 +1,4 @@
-"""Messages of a thread: append one, append a batch, read a page."""
+"""Messages of a thread: append one, append a batch, read a page, read or delete one."""
 
 from __future__ import annotations
 
@@ -8,8 +8,15 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from ...core.threads import messages_page
-from ...models import Message, MessageBatchCreate, MessageCreate, MessageListQuery, Page
-from ..deps import IDEMPOTENCY_OPENAPI, Ctx, SpaceId, ThreadId
+from ...models import (
+    Message,
+    MessageBatchCreate,
+    MessageCreate,
+    MessageDeleted,
+    MessageListQuery,
+    Page,
+)
+from ..deps import IDEMPOTENCY_OPENAPI, Ctx, MessageId, SpaceId, ThreadId
 from ..queries import query_openapi, query_parser
 from ..responses import idempotent_create, json_response, problems
 
@@ -66,3 +73,25 @@ async def append_messages(
         return messages_page(rows)
 
     return await idempotent_create(ctx, request, body, make)
+
+
+@router.get("/{message_id}", response_model=Message, responses=problems(403, 404))
+async def get_message(
+    space_id: SpaceId, thread_id: ThreadId, message_id: MessageId, ctx: Ctx
+) -> Response:
+    threads = ctx.services.threads
+    return json_response(await threads.get_message(ctx.principal, space_id, thread_id, message_id))
+
+
+@router.delete(
+    "/{message_id}",
+    response_model=MessageDeleted,
+    summary="Delete one message (the seq of the others does not change)",
+    responses=problems(403, 404, 409),
+)
+async def delete_message(
+    space_id: SpaceId, thread_id: ThreadId, message_id: MessageId, ctx: Ctx
+) -> Response:
+    threads = ctx.services.threads
+    deleted = await threads.delete_message(ctx.principal, space_id, thread_id, message_id)
+    return json_response(deleted)

@@ -65,6 +65,12 @@ FROM t, unnest($5::text[], $6::text[], $7::text[], $8::text[], $9::bool[], $10::
 RETURNING id, seq
 """
 
+_MESSAGE_SELECT = (
+    "m.id, m.seq, m.role, m.content, m.images, m.private, m.metadata,"
+    f" {_wire_ts('m.created_at')} AS created_at, m.item"
+)
+"""A message's columns as ``rows.message_row`` reads them (``m`` is the messages table)."""
+
 _STATE_SELECT = (
     "SELECT pk, status, state, state_version, state_updated_at FROM threads"
     f" WHERE space_id = $1 AND id = $2 AND {_live(3)}"
@@ -280,8 +286,7 @@ class MessageStoreMixin(PostgresBase):
         # One round trip: no row means no thread; one row of NULLs means no messages.
         sql = (
             f"SELECT t.pk, p.* FROM threads t LEFT JOIN LATERAL ("
-            "SELECT m.id, m.seq, m.role, m.content, m.images, m.private, m.metadata,"
-            f" {_wire_ts('m.created_at')} AS created_at, m.item"
+            f"SELECT {_MESSAGE_SELECT}"
             f" FROM messages m WHERE {' AND '.join(where)}"
             f" ORDER BY m.seq {plan.direction} LIMIT $3) p ON true"
             f" WHERE t.space_id = $1 AND t.id = $2 AND {_live(4, 't')}"
@@ -292,6 +297,51 @@ class MessageStoreMixin(PostgresBase):
             return None
         rows = [message_row(r, thread_id, 1) for r in records if r[1] is not None]
         return slice_page(rows, query.limit, plan)
+
+    async def get_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        r = await self._fetchrow(
+            f"SELECT {_MESSAGE_SELECT} FROM threads t JOIN messages m ON m.thread_pk = t.pk"
+            f" WHERE t.space_id = $1 AND t.id = $2 AND {_live(4, 't')} AND m.id = $3",
+            space_id,
+            thread_id,
+            message_id,
+            utc_now(),
+        )
+        return None if r is None else message_row(r, thread_id)
+
+    async def delete_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        now = utc_now()
+        async with self._transaction() as db:
+            thread = await db.fetchrow(
+                "SELECT pk, status FROM threads"
+                f" WHERE space_id = $1 AND id = $2 AND {_live(3)} FOR UPDATE",
+                space_id,
+                thread_id,
+                now,
+            )
+            if thread is None:
+                raise NotFound(f"thread {thread_id!r} does not exist")
+            if thread["status"] != "active":
+                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+            r = await db.fetchrow(
+                f"DELETE FROM messages m WHERE m.thread_pk = $1 AND m.id = $2"
+                f" RETURNING {_MESSAGE_SELECT}",
+                thread["pk"],
+                message_id,
+            )
+            if r is None:
+                return None
+            await db.execute(
+                "UPDATE threads SET message_count = message_count - 1, updated_at = $2"
+                " WHERE pk = $1",
+                thread["pk"],
+                now,
+            )
+        return message_row(r, thread_id)
 
     # state ------------------------------------------------------------------------------
 

@@ -2,10 +2,11 @@
 
 An append is one script: it checks the thread and the message ids, takes the next numbers
 from the thread's ``last_seq`` and writes the batch, so appends from any number of
-processes are gapless and a refused batch writes nothing. Sequence numbers have no gaps, so
-a page of all messages is a range of numbers read with one ``HMGET``; the private and role
-filters read a sorted set of the matching numbers first. Either way a page costs O(log n +
-page), never the thread.
+processes are gapless and a refused batch writes nothing. Until a message is deleted,
+sequence numbers have no gaps, so a page of all messages is a range of numbers read with
+one ``HMGET``; after a deletion the page walks the range past the gaps (a page costs the
+deleted numbers it passes too). The private and role filters read a sorted set of the
+matching numbers first. A page costs O(log n + page), never the thread.
 """
 
 from __future__ import annotations
@@ -117,7 +118,30 @@ local suffix, desc, cursor, want = ARGV[4], ARGV[5] == 'DESC', ARGV[6], tonumber
 local last = redis.call('HGET', tk, 'last_seq')
 if not last then return false end
 local seqs = {}
-if suffix == '' then
+if suffix == '' and redis.call('HLEN', tk .. ':msgs') < tonumber(last) then
+  -- Deleted messages left gaps: walk the numbers, a page's worth at a time, past them.
+  last = tonumber(last)
+  local step, s = 1, 1
+  if desc then
+    step, s = -1, last
+    if cursor ~= '' then s = math.min(last, tonumber(cursor) - 1) end
+  elseif cursor ~= '' then
+    s = math.max(1, tonumber(cursor) + 1)
+  end
+  local out = {}
+  while #out < want and s >= 1 and s <= last do
+    local chunk = {}
+    while #chunk < want - #out and s >= 1 and s <= last do
+      chunk[#chunk + 1] = string.format('%d', s)
+      s = s + step
+    end
+    local got = redis.call('HMGET', tk .. ':msgs', unpack(chunk))
+    for i = 1, #got do
+      if got[i] then out[#out + 1] = got[i] end
+    end
+  end
+  return out
+elseif suffix == '' then
   last = tonumber(last)
   if desc then
     local from = last
@@ -137,6 +161,44 @@ else
 end
 if #seqs == 0 then return {} end
 return redis.call('HMGET', tk .. ':msgs', unpack(seqs))
+""",
+)
+
+
+_GET = lua(
+    "get_message",
+    """
+-- ARGV: sid, tid, message id. Returns the message's JSON, or false (no thread, no message).
+local tk = thread_key(ARGV[2], ARGV[3])
+local seq = redis.call('HGET', tk .. ':ids', ARGV[4])
+if not seq then return false end
+return redis.call('HGET', tk .. ':msgs', seq)
+""",
+)
+
+_DELETE = lua(
+    "delete_message",
+    """
+-- ARGV: sid, tid, now, message id. Returns the deleted message's JSON; -1: no thread, -2: the
+-- thread is archived, false: no such message. Its number is not given again (last_seq stays).
+local sid, tid, now, mid = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local tk = thread_key(sid, tid)
+local f = redis.call('HMGET', tk, 'status', 'updated_at', 'owner_id')
+if not f[1] then return -1 end
+if f[1] ~= 'active' then return -2 end
+local seq = redis.call('HGET', tk .. ':ids', mid)
+if not seq then return false end
+local body = redis.call('HGET', tk .. ':msgs', seq)
+local rk = tk .. ':role:' .. esc(cjson.decode(body)['role'])
+redis.call('HDEL', tk .. ':msgs', seq)
+redis.call('HDEL', tk .. ':ids', mid)
+redis.call('ZREM', rk, seq)
+redis.call('ZREM', rk .. ':pub', seq)
+redis.call('ZREM', tk .. ':pub', seq)
+redis.call('HINCRBY', tk, 'message_count', -1)
+redis.call('HSET', tk, 'updated_at', now)
+index_touch(sid, tid, f[2], now, f[1], f[3])
+return body
 """,
 )
 
@@ -220,3 +282,19 @@ class MessageStoreMixin(RedisBase):
         if bodies is None:
             return None
         return slice_page([message_row(body) for body in bodies], query.limit, plan)
+
+    async def get_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        body = await self._eval(_GET, space_id, thread_id, message_id)
+        return None if body is None else message_row(body)
+
+    async def delete_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        body = await self._eval(_DELETE, space_id, thread_id, _now(), message_id)
+        if body == -1:
+            raise NotFound(f"thread {thread_id!r} does not exist")
+        if body == -2:
+            raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+        return None if body is None else message_row(body)

@@ -252,6 +252,42 @@ class MessageStoreMixin(SQLiteBase):
             rows = [message_row(m, thread_id) for m in db.execute(sql, (*args, query.limit + 1))]
         return slice_page(rows, query.limit, plan)
 
+    async def get_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        with self._reading() as db:
+            r = db.execute(
+                f"SELECT pk FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+                (space_id, thread_id, _now()),
+            ).fetchone()
+            if r is None:
+                return None
+            m = db.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_pk = ? AND id = ?",
+                (r[0], message_id),
+            ).fetchone()
+        return None if m is None else message_row(m, thread_id)
+
+    async def delete_message(
+        self, space_id: str, thread_id: str, message_id: str
+    ) -> MessageRow | None:
+        now = _now()
+        with self._writing() as db:
+            pk, status = self._thread_pk(db, space_id, thread_id, now)
+            if status != "active":
+                raise ThreadArchived(f"thread {thread_id!r} is archived; restore it first")
+            m = db.execute(
+                f"DELETE FROM messages WHERE thread_pk = ? AND id = ? RETURNING {MESSAGE_COLUMNS}",
+                (pk, message_id),
+            ).fetchone()
+            if m is None:
+                return None
+            db.execute(
+                "UPDATE threads SET message_count = message_count - 1, updated_at = ? WHERE pk = ?",
+                (now, pk),
+            )
+        return message_row(m, thread_id)
+
     # state ------------------------------------------------------------------------------
 
     async def get_state(self, space_id: str, thread_id: str) -> StateRow | None:
