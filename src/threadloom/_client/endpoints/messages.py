@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import httpx
 
-from ...models import Message, MessageCreate, Page
+from ...models import Message, MessageCreate, MessageDeleted, Page, ToolCall
 from ..calls import (
     Call,
     Endpoint,
@@ -46,11 +46,16 @@ class MessageEndpoints:
         private: bool = False,
         metadata: JSONMapping | None = None,
         id: str | None = None,
+        tool_calls: Sequence[ToolCall | JSONMapping] | None = None,
+        tool_call_id: str | None = None,
+        name: str | None = None,
         idempotency_key: str | None = None,
     ) -> Call[Message]:
         """Append a message. ``images`` are http(s) or ``data:`` URLs; a ``private``
         message is never shown to reader keys; ``id`` is chosen by the caller (unique in
-        the thread) or generated."""
+        the thread) or generated. An assistant message may make ``tool_calls`` (in the
+        chat-completions shape), a ``tool`` message answers a ``tool_call_id``; ``name``
+        names who wrote it."""
         body = given(
             {
                 "id": id,
@@ -59,6 +64,9 @@ class MessageEndpoints:
                 "images": images,
                 "private": private,
                 "metadata": metadata,
+                "tool_calls": tool_calls,
+                "tool_call_id": tool_call_id,
+                "name": name,
             }
         )
         return Call(
@@ -117,3 +125,15 @@ class MessageEndpoints:
         )
 
     iter = Pages(list)
+
+    @Endpoint
+    def get(self, space: str, thread: str, message: str) -> Call[Message]:
+        """One message by its id (a private one is missing to a reader key)."""
+        return Call("GET", thread_path(space, thread, "messages", message), decode(Message))
+
+    @Endpoint
+    def delete(self, space: str, thread: str, message: str) -> Call[MessageDeleted]:
+        """Delete one message; the others keep their ``seq`` and its number is not reused."""
+        return Call(
+            "DELETE", thread_path(space, thread, "messages", message), decode(MessageDeleted)
+        )
