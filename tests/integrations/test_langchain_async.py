@@ -3,8 +3,10 @@ PostgreSQL: what reads back, how it is stored, and how many requests each operat
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
 from tests.integrations.conftest import (
     BIG_IMAGE,
@@ -64,7 +66,17 @@ class TestRoundTrip:
         assert BIG_IMAGE not in str(multimodal.metadata)  # its metadata stays small
         ai = stored[2].metadata[METADATA_KEY]
         assert ai["type"] == "ai"
-        assert ai["data"]["tool_calls"][0]["args"] == {"city": "Paris"}
+        # Tool calls, the call a result answers and names are the message's own fields.
+        assert "tool_calls" not in ai["data"]
+        (call,) = stored[2].tool_calls or []
+        assert (call.id, call.function.name) == ("call_1", "weather")
+        assert json.loads(call.function.arguments) == {"city": "Paris"}
+        assert (stored[3].role, stored[3].tool_call_id, stored[3].name) == (
+            "tool",
+            "call_1",
+            "weather",
+        )
+        assert stored[1].name == "ada"
         assert "content" not in ai["data"]  # the text is the message's content, once
         assert stored[6].metadata[METADATA_KEY]["data"]["role"] == "critic"
 
@@ -99,6 +111,30 @@ class TestRoundTrip:
         ]
         assert messages[3].content == "Later..."
         assert getattr(messages[3], "role", None) == "narrator"
+
+    async def test_tool_calls_of_other_writers_read_as_langchain_ones(
+        self, async_client: AsyncClient
+    ) -> None:
+        await async_client.threads.create(SPACE, id="s1")
+        good = {"id": "c1", "function": {"name": "look", "arguments": '{"q": "cat"}'}}
+        answer = {"role": "tool", "tool_call_id": "c1", "name": "look", "content": "cat"}
+        bad = {"id": "c2", "function": {"name": "look", "arguments": "not json"}}
+        await async_client.messages.create_batch(
+            SPACE,
+            "s1",
+            [
+                {"id": "a1", "role": "assistant", "tool_calls": [good, bad]},
+                {"id": "t1", **answer},
+            ],
+        )
+        call, result = await history(async_client).aget_messages()
+        assert isinstance(call, AIMessage)
+        assert call.tool_calls == [
+            {"name": "look", "args": {"q": "cat"}, "id": "c1", "type": "tool_call"}
+        ]
+        assert [(c["id"], c["args"]) for c in call.invalid_tool_calls] == [("c2", "not json")]
+        assert isinstance(result, ToolMessage)
+        assert (result.tool_call_id, result.name, result.content) == ("c1", "look", "cat")
 
     async def test_an_id_already_in_the_thread_is_refused_and_nothing_is_written(
         self, async_client: AsyncClient

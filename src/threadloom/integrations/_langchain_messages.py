@@ -4,10 +4,14 @@
 A message is stored with its role as the threadloom role (``user``, ``assistant``, ``system``,
 ``tool``, ``function``, or a ``ChatMessage``'s own role), its text as the content, the URLs of
 its image blocks as the images, its id as the message id when that is a valid threadloom id,
-and everything else (type, name, tool calls, ``additional_kwargs``, ``response_metadata``,
-the id itself...) under ``metadata["langchain"]``, in the shape of
+an ``AIMessage``'s tool calls as the message's ``tool_calls`` (their ``args`` as the JSON
+``arguments``), a ``ToolMessage``'s ``tool_call_id`` and any message's ``name`` as those
+fields, and everything else (type, invalid tool calls, ``additional_kwargs``,
+``response_metadata``, the id itself...) under ``metadata["langchain"]``, in the shape of
 ``langchain_core.messages.message_to_dict`` without the defaults, so it reads back equal.
-Messages written to the thread by other means read back by their role.
+What does not fit a field (a tool call without an id, a name over 256 characters) stays in
+the metadata. Messages written to the thread by other means read back by their role, tool
+calls and results included.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -27,7 +32,7 @@ from langchain_core.messages import (
 )
 
 from ..ids import is_valid_id
-from ..models import Message, MessageCreate
+from ..models import Message, MessageCreate, ToolCall
 
 __all__ = ["METADATA_KEY", "ImagePath", "from_stored", "to_stored"]
 
@@ -47,7 +52,39 @@ _KINDS: dict[str, type[HumanMessage] | type[AIMessage] | type[SystemMessage]] = 
     "system": SystemMessage,
 }
 _ROLE_CHARS = 64
+_FIELD_CHARS = 256  # of a tool call id, a tool_call_id and a name
 ImagePath = list[int | str]
+
+
+def _fits(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= _FIELD_CHARS
+
+
+def _move_tool_fields(
+    message: BaseMessage, data: dict[str, Any], saved: dict[str, Any]
+) -> dict[str, Any]:
+    """The message's tool calls, tool call id and name as threadloom fields, taken out of
+    ``data``; what of each call is not a field (its ``type``) stays in ``saved``."""
+    fields: dict[str, Any] = {}
+    calls = data.get("tool_calls")
+    if isinstance(message, AIMessage) and calls and all(_fits(c.get("id")) for c in calls):
+        fields["tool_calls"] = [
+            {
+                "id": c["id"],
+                "type": "function",
+                "function": {"name": c["name"], "arguments": orjson.dumps(c["args"]).decode()},
+            }
+            for c in calls
+        ]
+        saved["tool_calls"] = [
+            {k: v for k, v in c.items() if k not in ("id", "name", "args")} for c in calls
+        ]
+        del data["tool_calls"]
+    if isinstance(message, ToolMessage) and _fits(data.get("tool_call_id")):
+        fields["tool_call_id"] = data.pop("tool_call_id")
+    if _fits(data.get("name")):
+        fields["name"] = data.pop("name")
+    return fields
 
 
 def _role_of(message: BaseMessage) -> str:
@@ -76,6 +113,7 @@ def to_stored(message: BaseMessage, taken: set[str]) -> MessageCreate:
         "content": text,
         "images": images,
         "metadata": {METADATA_KEY: saved},
+        **_move_tool_fields(message, data, saved),
     }
     if message.id is not None and is_valid_id(message.id) and message.id not in taken:
         taken.add(message.id)
@@ -146,6 +184,16 @@ def from_stored(message: Message) -> BaseMessage:
 
 def _restored(saved: dict[str, Any], message: Message) -> BaseMessage:
     data = dict(saved["data"])
+    if message.name is not None and "name" not in data:
+        data["name"] = message.name
+    if message.tool_call_id is not None and "tool_call_id" not in data:
+        data["tool_call_id"] = message.tool_call_id
+    if message.tool_calls and "tool_calls" not in data:
+        rests = saved.get("tool_calls") or [{} for _ in message.tool_calls]
+        data["tool_calls"] = [
+            {**_langchain_call(call), **rest}
+            for call, rest in zip(message.tool_calls, rests, strict=True)
+        ]
     if "content" in data:
         for path, url in zip(saved.get("images", []), message.images, strict=True):
             _swap(data["content"], path, url)
@@ -163,7 +211,41 @@ def _by_role(message: Message) -> BaseMessage:
             blocks.append({"type": "text", "text": message.content})
         blocks.extend({"type": "image_url", "image_url": {"url": url}} for url in message.images)
         content = blocks
+    if message.role == "assistant" and message.tool_calls:
+        calls, invalid = [], []
+        for call in message.tool_calls:
+            try:
+                calls.append(_langchain_call(call))
+            except ValueError:  # arguments that are not a JSON object, as LangChain keeps them
+                invalid.append(
+                    {
+                        "name": call.function.name,
+                        "args": call.function.arguments,
+                        "id": call.id,
+                        "error": "the arguments are not a JSON object",
+                        "type": "invalid_tool_call",
+                    }
+                )
+        return AIMessage(
+            content=content,
+            tool_calls=calls,
+            invalid_tool_calls=invalid,
+            id=message.id,
+            name=message.name,
+        )
+    if message.role == "tool" and message.tool_call_id is not None:
+        return ToolMessage(
+            content=content, tool_call_id=message.tool_call_id, name=message.name, id=message.id
+        )
     kind = _KINDS.get(message.role)
     if kind is None:
-        return ChatMessage(content=content, role=message.role, id=message.id)
-    return kind(content=content, id=message.id)
+        return ChatMessage(content=content, role=message.role, id=message.id, name=message.name)
+    return kind(content=content, id=message.id, name=message.name)
+
+
+def _langchain_call(call: ToolCall) -> dict[str, Any]:
+    """A stored tool call as LangChain's: its arguments parsed (ValueError if not JSON)."""
+    args = orjson.loads(call.function.arguments)
+    if not isinstance(args, dict):
+        raise ValueError("tool call arguments are not a JSON object")
+    return {"name": call.function.name, "args": args, "id": call.id, "type": "tool_call"}
