@@ -57,6 +57,18 @@ class TestMessages:
         assert "m-2" in table
         assert "assistant" in table
 
+    def test_tool_calls_and_their_results(self, local: Cli, thread: str) -> None:
+        calls = '[{"id": "call_1", "function": {"name": "weather", "arguments": "{}"}}]'
+        ok(local("messages", "add", thread, "", "--role", "assistant", "--tool-calls", calls))
+        args = ("--role", "tool", "--tool-call-id", "call_1", "--name", "weather")
+        ok(local("messages", "add", thread, "sunny", *args))
+        stored = json.loads(ok(local("messages", "ls", thread, "--json")).stdout)["data"]
+        assert stored[0]["tool_calls"][0]["function"]["name"] == "weather"
+        assert (stored[1]["tool_call_id"], stored[1]["name"]) == ("call_1", "weather")
+        table = ok(local("messages", "ls", thread)).stdout
+        assert "→ weather({})" in table  # a call is shown, not an empty bubble
+        assert "← call_1 sunny" in table
+
     def test_content_from_stdin(self, local: Cli, thread: str) -> None:
         text = "line one\nline two\n"
         added = json.loads(ok(local("messages", "add", thread, "-", "--json", input=text)).stdout)
@@ -90,6 +102,13 @@ class TestMessages:
             (("messages", "add", "t1", "hi", "--metadata", "nope"), 2, "--metadata"),
             (("messages", "add", "t1"), 2, "Missing argument"),
             (("messages", "ls", "t1", "--order", "sideways"), 2, "--order"),
+            (("messages", "add", "t1", "x", "--tool-calls", "{}"), 2, "--tool-calls"),
+            (
+                ("messages", "add", "t1", "x", "--tool-calls", "[{}]", "--role", "assistant"),
+                2,
+                "tool_calls.0.id",
+            ),
+            (("messages", "add", "t1", "x", "--tool-call-id", "c1"), 2, "tool_call_id"),
         ],
     )
     def test_errors(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
 
-from ..models import MessageCreate, MessageListQuery
+from ..models import Message, MessageCreate, MessageListQuery
 from .base import Field, commands, examples, out, print_json, print_list
 from .connection import LOCAL, Connection, connected
 from .options import (
@@ -24,11 +25,24 @@ __all__ = ["app"]
 
 app = commands("Read a thread's messages and append to it.")
 
+
+def shown_content(message: Message) -> str:
+    """What the content column shows: the text, an assistant's tool calls after it
+    (``→ name(arguments)``), and which call a tool result answers (``← call_id``)."""
+    parts = [message.content] if message.content else []
+    if message.tool_call_id is not None:
+        parts.insert(0, f"← {message.tool_call_id}")
+    for call in message.tool_calls or ():
+        parts.append(f"→ {call.function.name}({call.function.arguments})")
+    return " ".join(parts)
+
+
 MESSAGE_FIELDS = (
     Field("seq", "seq"),
     Field("id", "id"),
     Field("role", "role"),
-    Field("content", "content", flexible=True),
+    Field("name", "name"),
+    Field("content", shown_content, flexible=True),
     Field("images", lambda message: len(message.images) or None),
     Field("private", "private"),
 )
@@ -75,6 +89,16 @@ def messages_ls(
         )
 
 
+def _json_array(text: str, option: str) -> list[Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, list):
+        raise typer.BadParameter("must be a JSON array", param_hint=option)
+    return value
+
+
 @app.command(
     "add",
     epilog=examples(
@@ -82,6 +106,7 @@ def messages_ls(
         "git log -1 | threadloom messages add support-42 - --role tool",
         "threadloom messages add support-42 'And this?' --image https://x.io/cat.png",
         'threadloom messages add support-42 Hi --metadata \'{"lang": "en"}\' --private',
+        "threadloom messages add support-42 '{\"temp\": 21}' --role tool --tool-call-id call_1",
     ),
 )
 @connected
@@ -106,18 +131,34 @@ def messages_add(
         str | None,
         typer.Option("--id", metavar="ID", help="The id to give it (default: a new one)."),
     ] = None,
+    tool_calls: Annotated[
+        str | None,
+        typer.Option(
+            metavar="JSON",
+            help='An assistant\'s tool calls: [{"id", "function": {"name", "arguments"}}].',
+        ),
+    ] = None,
+    tool_call_id: Annotated[
+        str | None, typer.Option(metavar="ID", help="The call a tool message answers.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(metavar="NAME", help="Who wrote it.")] = None,
     connection: Connection = LOCAL,
     as_json: JsonOption = False,
 ) -> None:
     """Append a message to a thread."""
-    message = MessageCreate(
-        id=message_id,
-        role=role,
-        content=text_argument(content, "CONTENT"),
-        images=images or [],
-        private=private,
-        metadata=json_object(metadata, "--metadata") or {},
-    )
+    fields: dict[str, Any] = {
+        "id": message_id,
+        "role": role,
+        "content": text_argument(content, "CONTENT"),
+        "images": images or [],
+        "private": private,
+        "metadata": json_object(metadata, "--metadata") or {},
+        "tool_call_id": tool_call_id,
+        "name": name,
+    }
+    if tool_calls is not None:
+        fields["tool_calls"] = _json_array(tool_calls, "--tool-calls")
+    message = MessageCreate.model_validate(fields)
     with connection.open() as access:
         (added,) = access.append_messages(space, thread, [message])
     if as_json:
