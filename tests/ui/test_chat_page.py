@@ -164,6 +164,32 @@ class TestConversation:
         expect(page.locator(".session")).to_have_count(30)
 
 
+class TestToolCalls:
+    def test_a_call_and_its_result_are_shown_not_empty_bubbles(
+        self, new_page: PageFactory, ui_server: LiveServer, http: httpx.Client
+    ) -> None:
+        thread = new_thread(http, "Weather")
+        call = {"id": "call_1", "function": {"name": "weather", "arguments": '{"city":"<b>"}'}}
+        add_messages(
+            http,
+            thread["id"],
+            {"role": "user", "content": "Weather?"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "call_1", "name": "weather", "content": "sunny"},
+        )
+        page = new_page()
+        page.goto(f"{ui_server.url}/ui/#/t/{thread['id']}")
+        expect(page.locator(".msg")).to_have_count(3)
+        calling = page.locator(".msg-assistant")
+        expect(calling.locator(".tool-call code")).to_have_text('weather({"city":"<b>"})')
+        expect(calling.locator(".msg-body")).to_have_count(0)  # no empty bubble under it
+        result = page.locator(".msg-other")
+        expect(result.locator(".msg-author")).to_have_text("Tool · weather")
+        expect(result.locator(".tool-result code")).to_have_text("call_1")
+        expect(result.locator(".msg-body")).to_have_text("sunny")
+        assert page.locator("#messages b").count() == 0  # arguments are text
+
+
 class TestUntrustedContent:
     def test_html_in_messages_is_shown_as_text_and_never_runs(
         self, new_page: PageFactory, ui_server: LiveServer, http: httpx.Client

@@ -143,7 +143,31 @@ export class Conversation {
     if (message.role === "assistant") {
       return this.assistantNames.get(message.metadata?.assistant) || "Assistant";
     }
-    return capitalize(message.role);
+    if (message.role === "tool") return message.name ? `Tool · ${message.name}` : "Tool";
+    return message.name ? `${capitalize(message.role)} · ${message.name}` : capitalize(message.role);
+  }
+
+  /** An assistant's tool calls and which call a tool result answers, as text. */
+  #tools(message) {
+    const rows = (message.tool_calls || []).map((call) =>
+      h(
+        "div",
+        { class: "tool-call" },
+        h("span", { class: "tool-label" }, "Calls"),
+        h("code", {}, `${call.function?.name ?? "?"}(${call.function?.arguments ?? ""})`),
+      ),
+    );
+    if (message.tool_call_id) {
+      rows.push(
+        h(
+          "div",
+          { class: "tool-call tool-result" },
+          h("span", { class: "tool-label" }, "Result of"),
+          h("code", {}, message.tool_call_id),
+        ),
+      );
+    }
+    return rows.length ? h("div", { class: "msg-tools" }, rows) : null;
   }
 
   #images(message) {
@@ -198,7 +222,16 @@ export class Conversation {
     const face = icon(kind === "user" ? "user" : "bot");
     const avatar = h("div", { class: "msg-avatar", "aria-hidden": "true" }, face);
     const details = kind === "user" ? null : this.#details(message);
-    const main = h("div", { class: "msg-main" }, head, body, this.#images(message), details);
+    const tools = this.#tools(message);
+    const main = h(
+      "div",
+      { class: "msg-main" },
+      head,
+      tools,
+      message.content || !tools ? body : null,
+      this.#images(message),
+      details,
+    );
     return h("article", { class: `msg msg-${kind}`, dataset: { id: message.id || "", role } }, avatar, main);
   }
 
