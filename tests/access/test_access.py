@@ -86,6 +86,12 @@ def exercise(access: Access, space: str) -> Transcript:
     seen.append(_messages(page))
     after = everything.model_copy(update={"after": page.last_id})
     seen.append(_messages(access.list_messages(space, "t-1", after)))
+    one = access.get_message(space, "t-1", "m-3")
+    seen.append((one.id, one.seq, one.content, one.metadata))
+    access.append_messages(space, "t-1", [MessageCreate(id="m-4", content="four")])
+    access.delete_message(space, "t-1", "m-4")
+    with pytest.raises(NotFound):
+        access.get_message(space, "t-1", "m-4")
     seen.append(_thread(access.get_thread(space, "t-1")))
     seen.append(_thread(access.update_thread(space, "t-1", ThreadUpdate(title="Renamed"))))
     seen.append(_thread(access.set_archived(space, "t-1", True)))
@@ -162,6 +168,12 @@ async def aexercise(access: AsyncAccess, space: str) -> Transcript:
     seen.append(_messages(page))
     after = everything.model_copy(update={"after": page.last_id})
     seen.append(_messages(await access.list_messages(space, "t-1", after)))
+    one = await access.get_message(space, "t-1", "m-3")
+    seen.append((one.id, one.seq, one.content, one.metadata))
+    await access.append_messages(space, "t-1", [MessageCreate(id="m-4", content="four")])
+    await access.delete_message(space, "t-1", "m-4")
+    with pytest.raises(NotFound):
+        await access.get_message(space, "t-1", "m-4")
     seen.append(_thread(await access.get_thread(space, "t-1")))
     seen.append(_thread(await access.update_thread(space, "t-1", ThreadUpdate(title="Renamed"))))
     seen.append(_thread(await access.set_archived(space, "t-1", True)))
@@ -250,11 +262,12 @@ async def test_every_form_gives_the_same_answers(
         [("m-1", "user", "one", False, {}), ("m-3", "user", "three", False, {"k": 1})],
         False,
     )
-    assert from_database[9] == []
-    assert from_database[10] == ["t-1"]
-    assert from_database[12] == ["t-1", "p-0", "p-1", "p-2"]
-    assert from_database[13] == ({"a": 1, "b": 2}, 2, {"a": 1, "b": 2})
-    assert from_database[14:16] == ["Conflict", ["ada"]]
+    assert from_database[6] == ("m-3", 3, "three", {"k": 1})  # one message by its id
+    assert from_database[10] == []
+    assert from_database[11] == ["t-1"]
+    assert from_database[13] == ["t-1", "p-0", "p-1", "p-2"]
+    assert from_database[14] == ({"a": 1, "b": 2}, 2, {"a": 1, "b": 2})
+    assert from_database[15:17] == ["Conflict", ["ada"]]
     assert from_database[-4] == ("start", "done", {"delta"})
     assert from_database[-3] == "start"
     assert from_database[-2] == "stop me"

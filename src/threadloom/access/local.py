@@ -145,6 +145,13 @@ class AsyncLocalAccess(AsyncAccess):
         rows = await self.services.threads.append(self.principal, space, thread, messages)
         return [_message(row) for row in rows]
 
+    async def get_message(self, space: str, thread: str, message: str) -> Message:
+        row = await self.services.threads.get_message(self.principal, space, thread, message)
+        return Message.model_validate(row)
+
+    async def delete_message(self, space: str, thread: str, message: str) -> None:
+        await self.services.threads.delete_message(self.principal, space, thread, message)
+
     async def get_state(self, space: str, thread: str) -> State:
         return State.model_validate(await self.services.state.get(self.principal, space, thread))
 
@@ -303,6 +310,12 @@ class LocalAccess(Access):
         self, space: str, thread: str, messages: Sequence[MessageCreate]
     ) -> list[Message]:
         return self._run(self._async().append_messages(space, thread, messages))
+
+    def get_message(self, space: str, thread: str, message: str) -> Message:
+        return self._run(self._async().get_message(space, thread, message))
+
+    def delete_message(self, space: str, thread: str, message: str) -> None:
+        self._run(self._async().delete_message(space, thread, message))
 
     def get_state(self, space: str, thread: str) -> State:
         return self._run(self._async().get_state(space, thread))

@@ -118,6 +118,12 @@ class RemoteAccess(Access):
         # The batch endpoint keeps client-chosen message ids (messages.create does not).
         return self.client.messages.create_batch(space, thread, messages)
 
+    def get_message(self, space: str, thread: str, message: str) -> Message:
+        return self.client.messages.get(space, thread, message)
+
+    def delete_message(self, space: str, thread: str, message: str) -> None:
+        self.client.messages.delete(space, thread, message)
+
     def get_state(self, space: str, thread: str) -> State:
         return self.client.state.get(space, thread)
 
@@ -207,6 +213,12 @@ class AsyncRemoteAccess(AsyncAccess):
         self, space: str, thread: str, messages: Sequence[MessageCreate]
     ) -> list[Message]:
         return await self.client.messages.create_batch(space, thread, messages)
+
+    async def get_message(self, space: str, thread: str, message: str) -> Message:
+        return await self.client.messages.get(space, thread, message)
+
+    async def delete_message(self, space: str, thread: str, message: str) -> None:
+        await self.client.messages.delete(space, thread, message)
 
     async def get_state(self, space: str, thread: str) -> State:
         return await self.client.state.get(space, thread)
