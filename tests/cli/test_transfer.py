@@ -62,6 +62,9 @@ def seed(url: str) -> None:
                 }
             ),
             MessageCreate(role="tool", tool_call_id="c-1", name="look", content="found"),
+            MessageCreate.model_validate(
+                {"item": {"type": "reasoning", "summary": [], "encrypted_content": "gAAA"}}
+            ),
         ]
         run(services.threads.append(me, "default", "rich", messages))
         for step in ("asked", "answered"):  # the state moves on: its version is not 1
@@ -135,8 +138,10 @@ class TestExport:
             "tool",
             "assistant",
             "tool",
+            "reasoning",
         ]
-        call, result = rich["messages"][4:]
+        call, result, reasoning = rich["messages"][4:]
+        assert reasoning["item"]["encrypted_content"] == "gAAA"
         assert call["tool_calls"] == [
             {"id": "c-1", "type": "function", "function": {"name": "look", "arguments": '{"q": 1}'}}
         ]
@@ -160,7 +165,7 @@ class TestExport:
         titled = json_lines(ok(local("export", "--q", "LONG", "--no-public")).stdout)
         assert [line["id"] for line in titled] == ["long"]
         public = json_lines(ok(local("export", "--public", "--no-private")).stdout)
-        assert [m["private"] for m in public[0]["messages"]] == [False] * 5
+        assert [m["private"] for m in public[0]["messages"]] == [False] * 6
 
     def test_pages_through_messages_and_writes_each_line_when_built(
         self, local: Cli, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
@@ -317,7 +322,7 @@ class TestExpiry:
         assert json.loads(done.stdout)["expired"] == 1
         (rich,) = [line for line in export_of(local, empty_url) if line["id"] == "rich"]
         assert rich["state"] == "changed"
-        assert len(rich["messages"]) == 6
+        assert len(rich["messages"]) == 7
 
     def test_a_thread_that_expires_while_it_is_imported_is_counted_as_expired(
         self, local: Cli, empty_url: str, monkeypatch: pytest.MonkeyPatch

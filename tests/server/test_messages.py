@@ -271,6 +271,7 @@ class TestCreateThreadWithMessage:
             "tool_calls",
             "tool_call_id",
             "name",
+            "item",
             "thread",
         } == set(flat["properties"])
         assert spec["components"]["schemas"]["ThreadWithMessageCreate"]["required"] == ["message"]

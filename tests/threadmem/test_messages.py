@@ -36,6 +36,7 @@ def test_every_field_is_carried() -> None:
         "tool_calls": None,
         "tool_call_id": None,
         "name": None,
+        "item": None,
     }
 
 

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 from ..llm.base import ChatMessage, ChatRole, ToolCall
 from ..llm.tokens import count_message_tokens, count_prompt_tokens, fit_newest
+from ..models.items import MODEL_ITEM_TYPES
 from ..store import Store
 from ..store.base import MessageQuery
 from ..store.rows import MessageRow
@@ -95,6 +96,13 @@ def _wire_message(message_id: str | None, message: ChatMessage) -> dict[str, Any
     return wire
 
 
+def _for_the_model(row: MessageRow) -> bool:
+    """A provider item a model does not take (reasoning, a built-in tool's call...) is left
+    out of what it is sent."""
+    item = row.get("item")
+    return item is None or item.get("type") in MODEL_ITEM_TYPES
+
+
 def chat_message_of(row: MessageRow) -> ChatMessage:
     role = row["role"]
     name = row.get("name")
@@ -132,6 +140,8 @@ async def build_context(
         if page is None:
             return None
         for row in page.rows:
+            if not _for_the_model(row):
+                continue
             rows.append(row)
             remaining -= count_message_tokens(chat_message_of(row))
             if remaining < 0:

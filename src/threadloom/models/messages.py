@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .base import ImageURLs, JSONObject, ResourceId, _Query, _Request, _Response
+from .items import derived_fields
 from .threads import Thread, ThreadCreate
 
 __all__ = [
@@ -37,6 +38,14 @@ __all__ = [
 ]
 
 ToolCallId = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+_DERIVED: dict[str, Any] = {
+    "role": None,
+    "content": "",
+    "images": [],
+    "tool_calls": None,
+    "tool_call_id": None,
+}
+"""The fields of a message that its item gives, when it has one, with their defaults."""
 ParticipantName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
@@ -71,6 +80,40 @@ class MessageCreate(_Request):
     name: ParticipantName | None = Field(
         None, description="Who wrote it: a participant, or the tool of a tool message."
     )
+    item: JSONObject | None = Field(
+        None,
+        description=(
+            "The provider item this message is (any item of OpenAI's Responses and "
+            "Conversations APIs), kept whole; role, content, images and tool fields come "
+            "from it and are not given. Its id is the message's."
+        ),
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fields_of_the_item(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("item") is None:
+            return data
+        item = data["item"]
+        derived = derived_fields(item)
+        # Given too (as an export writes them), they must be what the item gives.
+        differ = sorted(
+            key
+            for key, default in _DERIVED.items()
+            if data.get(key) is not None and data[key] != derived.get(key, default)
+        )
+        if differ:
+            raise PydanticCustomError(
+                "item_fields_differ",
+                "{fields} come from the item and differ from what it gives",
+                {"fields": ", ".join(differ)},
+            )
+        item_id = item.get("id")
+        if item_id is not None:
+            if data.get("id") not in (None, item_id):
+                raise PydanticCustomError("item_id", "the message's id and its item's differ")
+            derived["id"] = item_id
+        return {**data, **derived}
 
     @model_validator(mode="after")
     def _tool_fields_fit_the_role(self) -> MessageCreate:
@@ -111,6 +154,9 @@ class Message(_Response):
     """Present on a tool message: the call it answers."""
     name: str | None = Field(None, exclude_if=_absent)
     """Present when the message was written with one."""
+    item: JSONObject | None = Field(None, exclude_if=_absent)
+    """Present when the message is a provider item: the item as it was given, with the
+    message's id."""
 
 
 class MessageDeleted(_Response):

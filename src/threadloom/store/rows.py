@@ -107,9 +107,10 @@ class MessageRow(TypedDict):
     tool_calls: NotRequired[list[dict[str, Any]]]
     tool_call_id: NotRequired[str]
     name: NotRequired[str]
+    item: NotRequired[dict[str, Any]]
 
 
-MESSAGE_ITEM_FIELDS = ("tool_calls", "tool_call_id", "name")
+MESSAGE_ITEM_FIELDS = ("tool_calls", "tool_call_id", "name", "item")
 """The fields of a message stored together in its ``item`` (one JSON object, or nothing)."""
 
 
@@ -272,10 +273,16 @@ def new_thread_row(
     }
 
 
-def message_item(message: MessageCreate) -> dict[str, Any] | None:
-    """What a new message stores in its ``item``: its item fields that are set, as JSON
-    values, or None when it has none (most messages: checked first, at no cost)."""
-    if message.tool_calls is None and message.tool_call_id is None and message.name is None:
+def message_item(message: MessageCreate, message_id: str) -> dict[str, Any] | None:
+    """What a new message stores in its ``item`` column: its item fields that are set, as
+    JSON values (a provider item with ``message_id`` as its id), or None when it has none
+    (most messages: checked first, at no cost)."""
+    if (
+        message.tool_calls is None
+        and message.tool_call_id is None
+        and message.name is None
+        and message.item is None
+    ):
         return None
     item: dict[str, Any] = {}
     if message.tool_calls is not None:
@@ -284,6 +291,8 @@ def message_item(message: MessageCreate) -> dict[str, Any] | None:
         item["tool_call_id"] = message.tool_call_id
     if message.name is not None:
         item["name"] = message.name
+    if message.item is not None:
+        item["item"] = {**message.item, "id": message_id}
     return item
 
 
@@ -311,7 +320,7 @@ def new_message_rows(
             "metadata": m.metadata,
             "created_at": now,
         }
-        item = message_item(m) if items is None else items[index]
+        item = message_item(m, message_id) if items is None else items[index]
         if item is not None:
             row.update(item)  # type: ignore[typeddict-item]
         rows.append(row)

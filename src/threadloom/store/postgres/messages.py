@@ -144,7 +144,7 @@ class MessageArrays(NamedTuple):
 
 def message_arrays(messages: Sequence[MessageCreate]) -> MessageArrays:
     ids = [m.id or new_id("msg") for m in messages]
-    items = [message_item(m) for m in messages]
+    items = [message_item(m, message_id) for m, message_id in zip(messages, ids, strict=True)]
     params = (
         ids,
         [m.role for m in messages],

@@ -51,7 +51,7 @@ def _insert_messages(
         return []
     ids = [m.id or new_id("msg") for m in messages]
     seqs = range(last_seq + 1, last_seq + 1 + len(messages))
-    items = [message_item(m) for m in messages]
+    items = [message_item(m, message_id) for m, message_id in zip(messages, ids, strict=True)]
     params = [
         (
             message_id,
