@@ -87,10 +87,7 @@ def _wire_message(message_id: str | None, message: ChatMessage) -> dict[str, Any
         "images": list(message.images),
     }
     if message.tool_calls:
-        wire["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls
-        ]
+        wire["tool_calls"] = [call.as_chat_completions() for call in message.tool_calls]
     if message.tool_call_id is not None:
         wire["tool_call_id"] = message.tool_call_id
     return wire

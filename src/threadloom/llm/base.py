@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
 from ..errors import (
     ProviderAuthFailed,
@@ -67,6 +67,14 @@ class ToolCall:
     id: str
     name: str
     arguments: str
+
+    def as_chat_completions(self) -> dict[str, Any]:
+        """The call as the chat-completions API (and threadloom's messages) write it."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ the key is dropped).
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import anyio
@@ -27,6 +27,7 @@ from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
     ChatCompletionContentPartParam,
     ChatCompletionMessageParam,
+    ChatCompletionMessageToolCallParam,
     ChatCompletionSystemMessageParam,
     ChatCompletionToolMessageParam,
     ChatCompletionUserMessageParam,
@@ -78,11 +79,7 @@ def _to_openai_message(message: ChatMessage) -> ChatCompletionMessageParam:
             assistant["name"] = message.name
         if message.tool_calls:
             assistant["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments},
-                }
+                cast(ChatCompletionMessageToolCallParam, call.as_chat_completions())
                 for call in message.tool_calls
             ]
         return assistant

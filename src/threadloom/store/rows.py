@@ -20,7 +20,6 @@ from ..models import MessageCreate, ThreadCreate, ThreadStatus
 from ..models.keys import KeyRole
 
 __all__ = [
-    "MESSAGE_ITEM_FIELDS",
     "ApiKeyRow",
     "AssistantChanges",
     "AssistantFields",
@@ -108,10 +107,6 @@ class MessageRow(TypedDict):
     tool_call_id: NotRequired[str]
     name: NotRequired[str]
     item: NotRequired[dict[str, Any]]
-
-
-MESSAGE_ITEM_FIELDS = ("tool_calls", "tool_call_id", "name", "item")
-"""The fields of a message stored together in its ``item`` (one JSON object, or nothing)."""
 
 
 class StateRow(TypedDict):

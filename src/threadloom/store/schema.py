@@ -111,7 +111,7 @@ messages = sa.Table(
     sa.Column("private", sa.Boolean, nullable=False),
     sa.Column("metadata", JSONType, nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
-    # The message's other fields (store.rows.MESSAGE_ITEM_FIELDS), NULL when it has none.
+    # The message's other fields (store.rows.message_item), NULL when it has none.
     sa.Column("item", JSONType, nullable=True),
     # Ids are unique within their thread: a client may choose them (imports, retries), and
     # an id taken in another space must not be observable.

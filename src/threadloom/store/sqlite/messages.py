@@ -78,6 +78,15 @@ def _insert_messages(
     return new_message_rows(thread_id, ids, seqs, messages, now, items)
 
 
+def _live_thread_pk(db: sqlite3.Connection, space_id: str, thread_id: str) -> int | None:
+    """The key of a thread that exists and has not expired, for a read."""
+    r = db.execute(
+        f"SELECT pk FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
+        (space_id, thread_id, _now()),
+    ).fetchone()
+    return None if r is None else int(r[0])
+
+
 def _append(
     db: sqlite3.Connection,
     space_id: str,
@@ -229,13 +238,11 @@ class MessageStoreMixin(SQLiteBase):
             has_before=query.before_seq is not None,
         )
         with self._reading() as db:
-            r = db.execute(
-                f"SELECT pk FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
-                (space_id, thread_id, _now()),
-            ).fetchone()
-            if r is None:
+            pk = _live_thread_pk(db, space_id, thread_id)
+            if pk is None:
                 return None
-            where, args = ["thread_pk = ?"], [r[0]]
+            where: list[str] = ["thread_pk = ?"]
+            args: list[Any] = [pk]
             cursor = query.before_seq if query.before_seq is not None else query.after_seq
             if plan.op and cursor is not None:
                 where.append(f"seq {plan.op} ?")
@@ -256,15 +263,12 @@ class MessageStoreMixin(SQLiteBase):
         self, space_id: str, thread_id: str, message_id: str
     ) -> MessageRow | None:
         with self._reading() as db:
-            r = db.execute(
-                f"SELECT pk FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
-                (space_id, thread_id, _now()),
-            ).fetchone()
-            if r is None:
+            pk = _live_thread_pk(db, space_id, thread_id)
+            if pk is None:
                 return None
             m = db.execute(
                 f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE thread_pk = ? AND id = ?",
-                (r[0], message_id),
+                (pk, message_id),
             ).fetchone()
         return None if m is None else message_row(m, thread_id)
 
@@ -322,14 +326,11 @@ class MessageStoreMixin(SQLiteBase):
             "desc", has_after=after_version is not None, has_before=before_version is not None
         )
         with self._reading() as db:
-            r = db.execute(
-                f"SELECT pk FROM threads WHERE space_id = ? AND id = ? AND {LIVE}",
-                (space_id, thread_id, _now()),
-            ).fetchone()
-            if r is None:
+            pk = _live_thread_pk(db, space_id, thread_id)
+            if pk is None:
                 return None
             sql = "SELECT version, state, created_at FROM state_versions WHERE thread_pk = ?"
-            args: list[Any] = [r[0]]
+            args: list[Any] = [pk]
             cursor = before_version if before_version is not None else after_version
             if plan.op and cursor is not None:
                 sql += f" AND version {plan.op} ?"
